@@ -183,7 +183,11 @@ def mm_solve(
     return theta, max_iter, False
 
 
-def _pair_index(st: Stages) -> tuple[np.ndarray, np.ndarray] | None:
+def stage_pair_index(st: Stages) -> tuple[np.ndarray, np.ndarray] | None:
+    """Every ordered (row, row) pair of entries that share a choice stage, for the Hessian.
+
+    Returns ``None`` when Σ_s |stage s|² exceeds the memory cap (callers then use the MM update).
+    """
     sizes = np.bincount(st.stage, minlength=st.n_stages)
     if int((sizes.astype(np.int64) ** 2).sum()) > _MAX_PAIRS:
         return None
@@ -211,7 +215,7 @@ def newton_solve(
     """Newton on θ with line search; returns (θ, information matrix, iterations, converged)."""
     n = st.n
     if pairs is None:
-        pairs = _pair_index(st)
+        pairs = stage_pair_index(st)
         if pairs is None:
             raise ValueError("too many (stage, item, item) triples for Newton; use solver='mm'")
     ea, eb = pairs
@@ -355,7 +359,7 @@ class PlackettLuce:
         pairs = None
         if prior_var is None and self.solver == "mm":
             theta, it, conv = mm_solve(st, theta0, tol=self.tol, max_iter=self.max_iter or 100_000)
-            pairs = _pair_index(st)
+            pairs = stage_pair_index(st)
             info = None
             if pairs is not None:
                 coef = (st.weight * st.mult)[st.stage]
@@ -422,7 +426,7 @@ class PlackettLuce:
         rng = np.random.default_rng(seed)
         N = st.n_records
         draws = rng.multinomial(N, np.full(N, 1.0 / N), size=n_rounds)
-        pairs = _pair_index(st)
+        pairs = stage_pair_index(st)
         out = np.empty((n_rounds, st.n))
         conv = np.empty(n_rounds, dtype=bool)
         prec = 1e-6 if self.prior_var_ is None else 1.0 / self.prior_var_

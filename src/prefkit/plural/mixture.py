@@ -38,7 +38,12 @@ from scipy import sparse
 from scipy.special import expit, logsumexp
 
 from prefkit.choice._data import pair_records, ranking_records
-from prefkit.choice.plackett_luce import Stages, _pair_index, newton_solve, stages_from_rankings
+from prefkit.choice.plackett_luce import (
+    Stages,
+    newton_solve,
+    stage_pair_index,
+    stages_from_rankings,
+)
 from prefkit.errors import DataError, ModelFileError
 from prefkit.plural._base import (
     check_fitted,
@@ -262,7 +267,7 @@ class PlackettLuceMixture:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float, int]:
         """Best of ``n_init`` EM runs: (θ, π, r, objective, log-likelihood, iterations)."""
         M = _user_matrix(st, stage_user, n_users)
-        pairs = _pair_index(st)
+        pairs = stage_pair_index(st)
         rng = np.random.default_rng(self.seed)
         starts = [np.ones((n_users, 1))] if k == 1 else []
         if k > 1:
