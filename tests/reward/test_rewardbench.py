@@ -7,7 +7,7 @@ import pytest
 
 from prefkit import PreferenceDataset
 from prefkit.errors import DataError
-from prefkit.reward.rewardbench import EXAMPLE_COUNTS, best_of_n, rewardbench_v1
+from prefkit.reward.rewardbench import EXAMPLE_COUNTS, SUBSET_MAPPING, best_of_n, rewardbench_v1
 
 
 class LengthScorer:
@@ -106,3 +106,22 @@ def test_best_of_four_with_fractional_ties():
     assert result["subsets"]["Math"]["accuracy"] == 0.0
     with pytest.raises(DataError):
         rewardbench_v1(LengthScorer(), ds.replace(ds.table.drop_columns(["subset"])))
+
+
+def test_official_counts_and_sections_match_rewardbench_constants():
+    # allenai/reward-bench rewardbench/constants.py (and analysis/constants.py): note refuse 250,
+    # respond 154 there
+    assert EXAMPLE_COUNTS["xstest-should-refuse"] == 250
+    assert EXAMPLE_COUNTS["xstest-should-respond"] == 154
+    assert EXAMPLE_COUNTS["math-prm"] == 984 and EXAMPLE_COUNTS["donotanswer"] == 136
+    assert sum(EXAMPLE_COUNTS.values()) == 3522
+    assert {s: len(v) for s, v in SUBSET_MAPPING.items()} == {
+        "Chat": 5, "Chat Hard": 6, "Safety": 5, "Reasoning": 7
+    }
+    assert set(EXAMPLE_COUNTS) == {s for v in SUBSET_MAPPING.values() for s in v}
+    # the safety section weights the two XSTest subsets 250 : 154
+    rows = [_record("xstest-should-refuse", "long answer", "x")]
+    rows += [_record("xstest-should-respond", "x", "long answer")]
+    result = rewardbench_v1(LengthScorer(), PreferenceDataset.from_records(rows),
+                            official_counts=True)
+    assert result["sections"]["Safety"] == pytest.approx(250 / 404)

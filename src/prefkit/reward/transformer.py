@@ -11,8 +11,11 @@ al. 2022) trained on pairs with the Bradley–Terry loss::
 
 (ỹ: labels with smoothing ε; m: optional margins; λ_c: reward centring.)  Each candidate is packed
 as the end of the prompt plus the whole response (:mod:`prefkit.encode.packing`).  Training runs
-through ``accelerate`` (CPU, one or several GPUs — ``accelerate launch`` splits each batch across
-processes — and mixed precision as configured by ``accelerate config``).  ``save`` writes the
+through ``accelerate`` (CPU, one or several GPUs, mixed precision as configured by ``accelerate
+config``).  Under ``accelerate launch --multi_gpu --num_processes K`` (on CPUs with
+``ACCELERATE_USE_CPU=1``: gloo) or ``torchrun``, each process takes every K-th pair of each global
+batch, the gradients are averaged so that the step equals a one-process step on the global batch
+(``_epochs``), and only the main process writes in ``save``.  ``save`` writes the
 standard Hugging Face layout (``save_pretrained`` of
 the model — LoRA adapters merged — and of the tokenizer) plus ``prefkit_rm.json``, so that TRL,
 OpenRLHF or RewardBench load the directory with ``AutoModelForSequenceClassification``.
@@ -23,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +52,34 @@ def _offline() -> None:
     hf_logging.disable_progress_bar()
 
 
+def _distributed_state() -> Any:
+    """accelerate's process state when this is one of several launched processes, else None."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    from accelerate import PartialState
+
+    return PartialState()
+
+
+def _check_launch(num_processes: int) -> None:
+    """Warn when ``accelerate launch --cpu --num_processes N`` left a single process.
+
+    Without ``--mpirun_hostfile``, accelerate's launcher runs one process for ``--cpu`` whatever
+    ``--num_processes`` says (it only exports ``MASTER_ADDR``); several CPU processes are started
+    by ``accelerate launch --multi_gpu --num_processes N`` with ``ACCELERATE_USE_CPU=1``, or by
+    ``torchrun --nproc_per_node N``.
+    """
+    use_cpu = os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes")
+    if num_processes == 1 and use_cpu and "MASTER_ADDR" in os.environ:
+        warnings.warn(
+            "accelerate launch --cpu started one process: for several CPU processes use "
+            "ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes N (or pass "
+            "--mpirun_hostfile)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
 class TransformerRewardModel:
     """Fine-tune a Hugging Face model as a Bradley–Terry reward model.
 
@@ -59,6 +91,10 @@ class TransformerRewardModel:
         lora: train LoRA adapters (peft) of rank ``lora_r`` instead of all weights.
         margin, label_smoothing, center: loss options as in the module docstring.
         seed: seeds the new head's initialisation and the shuffles.
+
+    After ``fit``: ``loss_curve_`` (per epoch) and ``step_losses_`` (per step) are the losses of
+    the global batches, the same on every process; ``records_seen_`` counts the pairs this
+    process trained on (its shards).
     """
 
     def __init__(
@@ -151,6 +187,7 @@ class TransformerRewardModel:
         texts_b = self._texts(prompts, tb)
 
         accelerator = Accelerator(cpu=not torch.cuda.is_available())
+        _check_launch(accelerator.num_processes)
         params = [p for p in self.model_.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
         n = len(ds)
@@ -175,43 +212,59 @@ class TransformerRewardModel:
         self, model: Any, opt: Any, sched: Any, accelerator: Any, texts_a: list[str],
         texts_b: list[str], y: np.ndarray, w: np.ndarray, m: np.ndarray, advance: Any,
     ) -> None:
+        """The training loop; under ``accelerate launch`` each process takes a shard of a batch.
+
+        Every process draws the same permutation, so they agree on the global batch B; process k
+        of K takes B[k::K].  Its loss is scaled so that DDP's *average* of the K gradients is the
+        gradient of the global-batch loss::
+
+            L_k = K · [Σ_{B_k} w_i ℓ_i / Σ_B w_i + λ_c Σ_{B_k} (r_ai² + r_bi²) / (2|B|)]
+
+        so that (1/K) Σ_k ∇L_k = ∇L(B) for any shard sizes and weights; a process whose shard is
+        empty (|B| < K) runs one record with weight 0, to keep the gradient all-reduce in step.
+        """
         import torch
 
         n = len(y)
-        world = accelerator.num_processes
+        world, rank = accelerator.num_processes, accelerator.process_index
+        device = accelerator.device
         gen = np.random.default_rng(self.seed)
         eps = self.label_smoothing
+        self.records_seen_ = 0
         for _ in range(self.epochs):
             order = gen.permutation(n)
             total_loss = 0.0
             for start in range(0, n, self.batch_size):
-                idx = order[start : start + self.batch_size]
-                if world > 1:  # each process takes its share of the global batch (DDP)
-                    if len(idx) < world:
-                        continue
-                    idx = idx[accelerator.process_index :: world]
-                batch = self._batch(
-                    [texts_a[i] for i in idx] + [texts_b[i] for i in idx], accelerator.device
-                )
-                rewards = model(**batch).logits[:, 0].float()
+                batch = order[start : start + self.batch_size]
+                idx = batch[rank::world]
+                active = 1.0
+                if len(idx) == 0:  # fewer records than processes: a zero-weight stand-in
+                    idx, active = batch[:1], 0.0
+                self.records_seen_ += int(active) * len(idx)
+                w_total = max(float(w[batch].sum()), 1e-12)
+                enc = self._batch([texts_a[i] for i in idx] + [texts_b[i] for i in idx], device)
+                rewards = model(**enc).logits[:, 0].float()
                 ra, rb = rewards[: len(idx)], rewards[len(idx) :]
-                yi = torch.as_tensor(y[idx], dtype=torch.float32, device=accelerator.device)
-                wi = torch.as_tensor(w[idx], dtype=torch.float32, device=accelerator.device)
-                mi = torch.as_tensor(m[idx], dtype=torch.float32, device=accelerator.device)
+                yi = torch.as_tensor(y[idx], dtype=torch.float32, device=device)
+                wi = torch.as_tensor(w[idx], dtype=torch.float32, device=device)
+                mi = torch.as_tensor(m[idx], dtype=torch.float32, device=device)
                 gap = ra - rb - mi * (2 * yi - 1)
                 target = yi * (1 - eps) + eps / 2
                 per = torch.nn.functional.binary_cross_entropy_with_logits(
                     gap, target, reduction="none"
                 )
-                loss = (per * wi).sum() / wi.sum().clamp_min(1e-12)
+                loss = (per * wi).sum() / w_total
                 if self.center > 0:
-                    loss = loss + self.center * rewards.pow(2).mean()
+                    loss = loss + self.center * rewards.pow(2).sum() / (2 * len(batch))
+                loss = loss * (world * active)
                 accelerator.backward(loss)
                 opt.step()
                 sched.step()
                 opt.zero_grad()
-                self.step_losses_.append(float(loss.detach()))
-                total_loss += float(loss.detach()) * len(idx)
+                # the global batch's loss: the mean over processes of the scaled shard losses
+                batch_loss = float(accelerator.reduce(loss.detach().clone(), reduction="mean"))
+                self.step_losses_.append(batch_loss)
+                total_loss += batch_loss * len(batch)
                 advance(1)
             self.loss_curve_.append(total_loss / n)
 
@@ -251,15 +304,24 @@ class TransformerRewardModel:
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | os.PathLike[str]) -> None:
-        """Standard Hugging Face layout (safetensors) + ``prefkit_rm.json``."""
+        """Standard Hugging Face layout (safetensors) + ``prefkit_rm.json``.
+
+        Under ``accelerate launch`` (several processes, identical weights after ``fit``) only the
+        main process writes; the others wait for it, so every process returns once the files are
+        complete.
+        """
         self._check()
-        path = Path(directory)
-        path.mkdir(parents=True, exist_ok=True)
-        self.model_.save_pretrained(path, safe_serialization=True)
-        self.tokenizer_.save_pretrained(path)
-        config = {"type": "TransformerRewardModel", "max_length": self.max_length}
-        with atomic_path(path / CONFIG_FILE) as tmp, open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(config, fh, indent=2)
+        state = _distributed_state()
+        if state is None or state.is_main_process:
+            path = Path(directory)
+            path.mkdir(parents=True, exist_ok=True)
+            self.model_.save_pretrained(path, safe_serialization=True)
+            self.tokenizer_.save_pretrained(path)
+            config = {"type": "TransformerRewardModel", "max_length": self.max_length}
+            with atomic_path(path / CONFIG_FILE) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+                json.dump(config, fh, indent=2)
+        if state is not None:
+            state.wait_for_everyone()
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str]) -> TransformerRewardModel:
