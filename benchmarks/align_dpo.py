@@ -9,6 +9,13 @@ and end-to-end (pairs per second over trainer construction + ``train()``, which 
 tokenisation and the reference pass).
 
     .venv/bin/python benchmarks/align_dpo.py --repeats 3 --steps 30 --pairs 256
+
+``--packing`` instead compares prefkit's padded batches with padding-free packing
+(``AlignConfig(packing=True)``) on variable-length pairs: each response is its sentence repeated
+1 … ``--max-repeat`` times (uniformly), so a padded batch is mostly padding:
+
+    .venv/bin/python benchmarks/align_dpo.py --packing --repeats 3 --steps 20 --pairs 256
+    .venv/bin/python benchmarks/align_dpo.py --packing --hidden 256 --layers 4 --threads 1
 """
 
 from __future__ import annotations
@@ -29,6 +36,42 @@ def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _variable(records: list[dict[str, str]], max_repeat: int) -> list[dict[str, str]]:
+    """Repeat each response 1 … ``max_repeat`` times (seeded): variable-length data."""
+    if max_repeat <= 1:
+        return records
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    out = []
+    for r in records:
+        k_a, k_b = (int(k) for k in rng.integers(1, max_repeat + 1, size=2))
+        out.append({**r, "a_text": " ".join([r["a_text"]] * k_a),
+                    "b_text": " ".join([r["b_text"]] * k_b)})
+    return out
+
+
+def _padding_share(base: str, args: argparse.Namespace) -> float:
+    """Share of pad tokens in the padded [chosen; rejected] batches of this data."""
+    from transformers import AutoTokenizer
+
+    from prefkit.align.pairs import collate, text_pairs, tokenize_pairs
+    from prefkit.align.tiny import synthetic_records
+    from prefkit.data import PreferenceDataset
+
+    tok = AutoTokenizer.from_pretrained(base)
+    tok.chat_template = None
+    ds = PreferenceDataset.from_records(_variable(synthetic_records(args.pairs, seed=1),
+                                                  args.max_repeat))
+    pairs = tokenize_pairs(tok, text_pairs(ds))
+    real = total = 0
+    for start in range(0, len(pairs), args.batch_size):
+        mask = collate(pairs, list(range(start, min(start + args.batch_size, len(pairs)))),
+                       tok.pad_token_id)["attention_mask"]
+        real, total = real + int(mask.sum()), total + mask.numel()
+    return 1.0 - real / total
+
+
 def worker(kind: str, base: str, args: argparse.Namespace) -> dict[str, float]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -44,7 +87,7 @@ def worker(kind: str, base: str, args: argparse.Namespace) -> dict[str, float]:
     model = AutoModelForCausalLM.from_pretrained(base)
     tok = AutoTokenizer.from_pretrained(base)
     tok.chat_template = None  # plain prompt + response in both trainers
-    records = synthetic_records(args.pairs, seed=1)
+    records = _variable(synthetic_records(args.pairs, seed=1), args.max_repeat)
     rows = [
         {"prompt": r["prompt"],
          "chosen": r["a_text"] if r["winner"] == "a" else r["b_text"],
@@ -52,7 +95,7 @@ def worker(kind: str, base: str, args: argparse.Namespace) -> dict[str, float]:
         for r in records
     ]
     before = _rss_mib()
-    if kind == "prefkit":
+    if kind in ("prefkit", "packed"):
         from prefkit.align.trainer import AlignConfig, AlignTrainer
         from prefkit.data import PreferenceDataset
 
@@ -62,7 +105,8 @@ def worker(kind: str, base: str, args: argparse.Namespace) -> dict[str, float]:
         t0 = time.perf_counter()
         trainer = AlignTrainer(model, tok, AlignConfig(
             loss="dpo", beta=0.1, learning_rate=1e-3, max_steps=args.steps,
-            batch_size=args.batch_size, max_grad_norm=1.0, device="cpu"))
+            batch_size=args.batch_size, max_grad_norm=1.0, device="cpu",
+            packing=kind == "packed"))
         trainer.train(ds)
         elapsed = time.perf_counter() - t0
         step_times = [h["seconds"] for h in trainer.history]
@@ -113,9 +157,18 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=256)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--worker", choices=["prefkit", "trl"])
+    parser.add_argument("--packing", action="store_true",
+                        help="compare padded and packed prefkit batches (not TRL)")
+    parser.add_argument("--max-repeat", type=int, default=None,
+                        help="responses repeated 1..N times (default 8 with --packing, else 1)")
+    parser.add_argument("--hidden", type=int, default=64, help="tiny model hidden size")
+    parser.add_argument("--layers", type=int, default=2, help="tiny model layers")
+    parser.add_argument("--worker", choices=["prefkit", "packed", "trl"])
     parser.add_argument("--base")
     args = parser.parse_args()
+    if args.max_repeat is None:
+        args.max_repeat = 8 if args.packing else 1
+    kinds = ("prefkit", "packed") if args.packing else ("prefkit", "trl")
     if args.worker:
         print(json.dumps(worker(args.worker, args.base, args)))
         return
@@ -123,24 +176,36 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "tiny"
-        build_tiny(base)
-        runs: dict[str, list[dict[str, float]]] = {"prefkit": [], "trl": []}
+        build_tiny(base, hidden_size=args.hidden, layers=args.layers)
+        pad_share = _padding_share(str(base), args)
+        runs: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
         for _ in range(args.repeats):
-            for kind in ("prefkit", "trl"):
+            for kind in kinds:
                 cmd = [sys.executable, __file__, "--worker", kind, "--base", str(base),
                        "--steps", str(args.steps), "--pairs", str(args.pairs),
-                       "--batch-size", str(args.batch_size), "--threads", str(args.threads)]
+                       "--batch-size", str(args.batch_size), "--threads", str(args.threads),
+                       "--max-repeat", str(args.max_repeat)]
                 res = subprocess.run(cmd, check=True, capture_output=True, text=True)
                 runs[kind].append(json.loads(res.stdout.strip().splitlines()[-1]))
     med = {k: {m: statistics.median(r[m] for r in v) for m in v[0]} for k, v in runs.items()}
-    print(f"DPO, tiny Llama (2x64), CPU, {args.threads} threads, batch {args.batch_size}, "
-          f"{args.steps} steps, {args.pairs} pairs, medians of {args.repeats}")
+    print(f"DPO, tiny Llama ({args.layers}x{args.hidden}), CPU, {args.threads} threads, "
+          f"batch {args.batch_size}, "
+          f"{args.steps} steps, {args.pairs} pairs, responses x1..{args.max_repeat}, "
+          f"padding {pad_share:.0%} of padded tokens, medians of {args.repeats}")
     print(f"{'':10s} {'step pairs/s':>12s} {'e2e pairs/s':>11s} {'seconds':>8s} "
           f"{'peak RSS MiB':>13s} {'Δ RSS MiB':>10s}")
     for kind, m in med.items():
         print(f"{kind:10s} {m['step_pairs_per_s']:12.1f} {m['pairs_per_s']:11.1f} "
               f"{m['seconds']:8.2f} "
               f"{m['peak_rss_mib']:13.1f} {m['peak_rss_delta_mib']:10.1f}")
+    if args.packing:
+        p, q = med["packed"], med["prefkit"]
+        print(f"ratio packed/padded: step throughput "
+              f"{p['step_pairs_per_s'] / q['step_pairs_per_s']:.2f}x, "
+              f"end-to-end {p['pairs_per_s'] / q['pairs_per_s']:.2f}x, "
+              f"peak RSS {p['peak_rss_mib'] / q['peak_rss_mib']:.2f}x")
+        print(json.dumps({"runs": runs, "medians": med, "padding_share": pad_share}))
+        return
     p, t = med["prefkit"], med["trl"]
     print(f"ratio prefkit/trl: step throughput "
           f"{p['step_pairs_per_s'] / t['step_pairs_per_s']:.2f}x, "

@@ -179,10 +179,14 @@ def test_lora_trains_only_adapters_and_reference_is_base(tiny, tmp_path: Path) -
     assert changed and (tmp_path / "policy" / "adapter").is_dir()
 
 
-def test_bad_configs(tiny) -> None:
+def test_bad_configs(tiny, monkeypatch: pytest.MonkeyPatch) -> None:
+    from prefkit.align.losses import LOSSES, LossSpec, kto_loss
+
     model, tok = tiny
-    with pytest.raises(ValueError, match="pairwise"):
-        AlignTrainer(model, tok, _cfg(loss="lipo"))
+    assert AlignTrainer(model, tok, _cfg(loss="lipo")).listwise  # listwise losses train too
+    monkeypatch.setitem(LOSSES, "unpaired_kto", LossSpec("unpaired_kto", kto_loss, kind="unpaired"))
+    with pytest.raises(ValueError, match="pairwise or listwise"):
+        AlignTrainer(model, tok, _cfg(loss="unpaired_kto"))
     with pytest.raises(KeyError):
         AlignTrainer(model, tok, _cfg(loss="nope"))
     ranking_only = PreferenceDataset.from_records([{"item": "x", "scores": {"overall": 1.0}}])

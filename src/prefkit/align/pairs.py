@@ -7,6 +7,10 @@ that use it.  Ties carry no direction: they are dropped unless ``keep_ties`` (th
 Prompts go through the tokenizer's chat template when it has one (one user turn plus the
 generation prompt); responses are tokenised on their own and end with the EOS token.  Only
 response tokens count in the loss.
+
+A batch is either padded rows (one per sequence) or, with ``packing=True``, one padding-free row
+of concatenated sequences whose ``position_ids`` restart at 0 for each (see
+:func:`collate_sequences`); :func:`sequence_logps` sums log-probs per sequence either way.
 """
 
 from __future__ import annotations
@@ -134,19 +138,63 @@ def tokenize_pairs(
     return out
 
 
-def collate(
-    pairs: TokenPairs, index: np.ndarray | list[int], pad_id: int
-) -> dict[str, torch.Tensor]:
-    """One padded batch: rows [chosen_0 … chosen_{B−1}, rejected_0 … rejected_{B−1}].
+def native_packing() -> bool:
+    """Whether the installed transformers builds the block-diagonal causal mask by itself from
+    packed ``position_ids`` when ``attention_mask`` is None (it has
+    ``masking_utils.find_packed_sequence_indices``; transformers 5.25 does)."""
+    try:
+        from transformers.masking_utils import find_packed_sequence_indices  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def collate_sequences(
+    prompts: list[list[int]],
+    responses: list[list[int]],
+    pad_id: int,
+    *,
+    packing: bool = False,
+) -> dict[str, Any]:
+    """Model inputs for the sequences ``prompts[s] + responses[s]`` (s = 0 … S−1).
+
+    Padded (default): one row per sequence, right-padded, with ``attention_mask``.
+
+    Packed (``packing=True``): the S sequences are concatenated into **one row without padding**;
+    ``position_ids`` restart at 0 for every sequence and ``seq_ids`` names each token's sequence.
+    Attention must stay inside each sequence: recent transformers derive the block-diagonal causal
+    mask from the restarting ``position_ids`` (then ``attention_mask`` is None); otherwise a 4-D
+    additive mask ``M[q, k] = 0 if seq(q) = seq(k) and k ≤ q else −inf`` is built here.  The first
+    token of every sequence is never a target (as in a padded row, where position 0 predicts
+    nothing), so the last token of sequence s never predicts the first one of s + 1.
 
     ``loss_mask`` marks response tokens (the positions whose log-probabilities count).
     """
-    rows, masks = [], []
-    for side in (pairs.chosen_ids, pairs.rejected_ids):
-        for i in index:
-            prompt, resp = pairs.prompt_ids[i], side[i]
-            rows.append(prompt + resp)
-            masks.append([0] * len(prompt) + [1] * len(resp))
+    rows = [prompt + resp for prompt, resp in zip(prompts, responses, strict=True)]
+    masks = [[0] * len(prompt) + [1] * len(resp)
+             for prompt, resp in zip(prompts, responses, strict=True)]
+    if packing:
+        lengths = torch.tensor([len(r) for r in rows])
+        flat = [t for r in rows for t in r]
+        seq_ids = torch.repeat_interleave(torch.arange(len(rows)), lengths)
+        starts = torch.cumsum(lengths, 0) - lengths
+        position_ids = torch.arange(len(flat)) - starts[seq_ids]
+        loss_mask = torch.tensor([m for ms in masks for m in ms], dtype=torch.bool)
+        loss_mask &= position_ids > 0
+        out: dict[str, Any] = {
+            "input_ids": torch.tensor(flat, dtype=torch.long)[None],
+            "position_ids": position_ids[None],
+            "seq_ids": seq_ids[None],
+            "loss_mask": loss_mask[None],
+            "attention_mask": None,
+        }
+        if not native_packing():
+            same = seq_ids[:, None] == seq_ids[None, :]
+            causal = torch.ones(len(flat), len(flat), dtype=torch.bool).tril()
+            blocked = torch.zeros(len(flat), len(flat))
+            blocked.masked_fill_(~(same & causal), torch.finfo(torch.float32).min)
+            out["attention_mask"] = blocked[None, None]
+        return out
     width = max(len(r) for r in rows)
     input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     attention = torch.zeros((len(rows), width), dtype=torch.long)
@@ -155,14 +203,24 @@ def collate(
         input_ids[k, : len(r)] = torch.tensor(r)
         attention[k, : len(r)] = 1
         loss_mask[k, : len(m)] = torch.tensor(m, dtype=torch.bool)
+    return {"input_ids": input_ids, "attention_mask": attention, "loss_mask": loss_mask}
+
+
+def collate(
+    pairs: TokenPairs, index: np.ndarray | list[int], pad_id: int, *, packing: bool = False
+) -> dict[str, Any]:
+    """One batch: sequences [chosen_0 … chosen_{B−1}, rejected_0 … rejected_{B−1}], padded rows
+    or (``packing=True``) one packed row (see :func:`collate_sequences`).
+
+    ``loss_mask`` marks response tokens (the positions whose log-probabilities count).
+    """
+    prompts = [pairs.prompt_ids[i] for i in index] * 2
+    responses = [pairs.chosen_ids[i] for i in index] + [pairs.rejected_ids[i] for i in index]
+    out = collate_sequences(prompts, responses, pad_id, packing=packing)
     idx = np.asarray(index)
-    return {
-        "input_ids": input_ids,
-        "attention_mask": attention,
-        "loss_mask": loss_mask,
-        "p": torch.as_tensor(pairs.p[idx], dtype=torch.float32),
-        "weights": torch.as_tensor(pairs.weights[idx], dtype=torch.float32),
-    }
+    out["p"] = torch.as_tensor(pairs.p[idx], dtype=torch.float32)
+    out["weights"] = torch.as_tensor(pairs.weights[idx], dtype=torch.float32)
+    return out
 
 
 def _decoder_and_head(model: Any) -> tuple[Any, Any] | None:
@@ -190,24 +248,31 @@ def sequence_logps(
     input_ids, attention = batch["input_ids"], batch["attention_mask"]
     target_mask = batch["loss_mask"][:, 1:]
     targets = input_ids[:, 1:]
-    rows = torch.arange(input_ids.shape[0], device=input_ids.device)
-    row_of = rows[:, None].expand_as(target_mask)[target_mask]
+    packed = "seq_ids" in batch
+    extra: dict[str, Any] = {}
+    if packed:  # one row of several sequences: sum per sequence, not per row
+        extra["position_ids"] = batch["position_ids"]
+        row_of = batch["seq_ids"][:, 1:][target_mask]
+        n = int(batch["seq_ids"].max()) + 1
+    else:
+        rows = torch.arange(input_ids.shape[0], device=input_ids.device)
+        row_of = rows[:, None].expand_as(target_mask)[target_mask]
+        n = input_ids.shape[0]
     parts = _decoder_and_head(model)
     if parts is not None:
         decoder, head = parts
-        h = decoder(input_ids=input_ids, attention_mask=attention, use_cache=False)
+        h = decoder(input_ids=input_ids, attention_mask=attention, use_cache=False, **extra)
         h = h.last_hidden_state if hasattr(h, "last_hidden_state") else h[0]
         h_sel = h[:, :-1][target_mask]
         logits = head(h_sel).float()
     else:
         out = model(input_ids=input_ids, attention_mask=attention, use_cache=False,
-                    output_hidden_states=hidden)
+                    output_hidden_states=hidden, **extra)
         logits = out.logits[:, :-1][target_mask].float()
         h_sel = out.hidden_states[-1][:, :-1][target_mask] if hidden else None
     tok = logits.gather(-1, targets[target_mask][:, None]).squeeze(-1) - logits.logsumexp(-1)
-    n = input_ids.shape[0]
     logps = torch.zeros(n, dtype=tok.dtype, device=tok.device).index_add(0, row_of, tok)
-    lengths = target_mask.sum(-1)
+    lengths = torch.bincount(row_of, minlength=n) if packed else target_mask.sum(-1)
     if hidden:
         assert h_sel is not None
         sums = torch.zeros(n, h_sel.shape[-1], dtype=h_sel.dtype, device=h_sel.device)

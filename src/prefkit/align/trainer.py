@@ -1,4 +1,4 @@
-"""Direct preference alignment of Hugging Face causal LMs with any registered pairwise loss.
+"""Direct preference alignment of Hugging Face causal LMs with any registered loss.
 
 Recipe, top to bottom:
 
@@ -16,16 +16,30 @@ Recipe, top to bottom:
    RNG state and the history as JSON/safetensors (no pickle).  The data order is a pure function
    of (seed, step), so a killed run resumed from its last checkpoint reproduces the uninterrupted
    run exactly.
+
+Listwise losses (``plackett_luce``, ``lipo``) train on ranked lists (:mod:`prefkit.align.lists`):
+one forward pass covers all K responses of every prompt of the micro-batch.  ``packing=True``
+concatenates the micro-batch's sequences into one row without padding (``position_ids`` restart
+at 0 per sequence, attention stays inside each sequence).
+
+Several processes (``accelerate launch`` / ``torchrun``): the loop runs under
+``accelerate.Accelerator`` (DDP; FSDP/DeepSpeed as accelerate is configured).  Every process
+computes the same (seed, step) pair indices and takes its shard ``index[rank::world]``; its loss
+is Σ_shard w_i ℓ_i / (W/world) with W the weight total of the whole micro-batch, so the gradient
+averaged by DDP is that of Σ_i w_i ℓ_i / W, the single-process gradient.  Reference log-probs are
+computed (or loaded) by the main process and broadcast; only the main process writes files.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,10 +47,19 @@ from typing import Any
 import numpy as np
 import torch
 
+from prefkit.align.lists import (
+    TokenLists,
+    collate_lists,
+    list_logps,
+    text_lists,
+    to_grid,
+    tokenize_lists,
+)
 from prefkit.align.losses import LossSpec, get_loss
 from prefkit.align.pairs import (
     TokenPairs,
     collate,
+    collate_sequences,
     pair_logps,
     sequence_logps,
     text_pairs,
@@ -78,6 +101,8 @@ class AlignConfig:
     save_every: int = 0
     ref_batch_size: int = 32
     keep_ties: bool | None = None  # None: keep ties (p = ½) only for soft-label losses
+    packing: bool = False  # one padding-free row per micro-batch (position_ids restart at 0)
+    kto_z0: str = "mismatched"  # KTO reference point: "mismatched" (paper) or "batch" (cheap)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,8 +130,38 @@ def _write_json(path: Path, value: Any) -> None:
     os.replace(tmp, path)
 
 
+def _to(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
+
+def _make_accelerator(cpu: bool) -> Any:
+    """An ``accelerate.Accelerator`` that leaves device placement to the trainer."""
+    from accelerate import Accelerator
+    from accelerate.state import is_initialized
+
+    # the process-wide state can be set up once; asking for cpu=True later would raise
+    return Accelerator(device_placement=False, **({} if is_initialized() else {"cpu": cpu}))
+
+
+class _SequenceLogps(torch.nn.Module):
+    """The policy seen through one forward: batch → (summed response log-probs, lengths).
+
+    This is the module handed to ``accelerator.prepare``, so that DDP (or FSDP) wraps the whole
+    computation — decoder, then the LM head on response positions only — in one forward.
+    """
+
+    def __init__(self, policy: Any) -> None:
+        super().__init__()
+        self.policy = policy
+        self._no_split_modules = getattr(policy, "_no_split_modules", None)
+
+    def forward(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        logps, lengths = sequence_logps(self.policy, batch)[:2]
+        return logps, lengths
+
+
 class AlignTrainer:
-    """Train a causal LM on preference pairs with any registered pairwise loss.
+    """Train a causal LM on preference pairs (or ranked lists) with any registered loss.
 
     Example:
         >>> from prefkit.align.tiny import build_tiny, synthetic_preferences
@@ -127,12 +182,15 @@ class AlignTrainer:
     ) -> None:
         self.config = config or AlignConfig()
         self.spec: LossSpec = get_loss(self.config.loss)
-        if self.spec.kind != "pairwise":
-            raise ValueError(
-                f"the trainer takes pairwise losses; {self.spec.name!r} is {self.spec.kind}"
-            )
+        if self.spec.kind not in ("pairwise", "listwise"):
+            raise ValueError(f"the trainer takes pairwise or listwise losses; "
+                             f"{self.spec.name!r} is {self.spec.kind}")
         if self.config.batch_size < 1 or self.config.grad_accum < 1:
             raise ValueError("batch_size and grad_accum must be ≥ 1")
+        if self.config.kto_z0 not in ("mismatched", "batch"):
+            raise ValueError(f"kto_z0 must be 'mismatched' or 'batch', got {self.config.kto_z0!r}")
+        if self._kto_mismatched and self.config.batch_size < 2:
+            raise ValueError("KTO's mismatched-pair KL estimate needs batch_size ≥ 2")
         self.tokenizer = tokenizer
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
@@ -140,6 +198,9 @@ class AlignTrainer:
         self.base = base
         device = self.config.device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.device = torch.device(device)
+        self.accelerator = _make_accelerator(self.device.type == "cpu")
+        if self.accelerator.num_processes > 1:
+            self.device = self.accelerator.device
         self.model = model.to(self.device)
         self.reference_model = reference_model
         if self.config.lora:
@@ -147,6 +208,17 @@ class AlignTrainer:
         self.history: list[dict[str, float]] = []
         self.step = 0
         self.optimizer: torch.optim.Optimizer | None = None
+        self._engine: Any | None = None  # _SequenceLogps after accelerator.prepare
+        self._initial: Any | None = None  # frozen initial policy (KTO's KL reference)
+
+    @property
+    def _kto_mismatched(self) -> bool:
+        return (self.spec.name == "kto" and self.config.kto_z0 == "mismatched"
+                and "z0" not in self.config.loss_params)
+
+    @property
+    def listwise(self) -> bool:
+        return self.spec.kind == "listwise"
 
     # ------------------------------------------------------------------ setup
     def _wrap_lora(self, model: Any) -> Any:
@@ -172,8 +244,13 @@ class AlignTrainer:
     def _autocast(self) -> Any:
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.bf16)
 
-    def prepare(self, dataset: Any) -> TokenPairs:
-        """Tokenised pairs of ``dataset`` (see :mod:`prefkit.align.pairs`)."""
+    def prepare(self, dataset: Any) -> TokenPairs | TokenLists:
+        """Tokenised pairs of ``dataset`` (see :mod:`prefkit.align.pairs`), or ranked lists for a
+        listwise loss (see :mod:`prefkit.align.lists`)."""
+        if self.listwise:
+            return tokenize_lists(self.tokenizer, text_lists(dataset),
+                                  max_length=self.config.max_length,
+                                  max_prompt_length=self.config.max_prompt_length)
         keep_ties = self.config.keep_ties
         if keep_ties is None:
             keep_ties = "p" in self.spec.parameters
@@ -194,53 +271,109 @@ class AlignTrainer:
         With ``cache`` (a ``.safetensors`` path) they are reloaded when the file's fingerprint
         matches the tokenised data, and written (atomically) otherwise.
         """
-        from safetensors.torch import load_file, save_file
 
-        fingerprint = pairs.fingerprint()
-        if cache is not None and Path(cache).exists():
-            from safetensors import safe_open
+        def compute() -> dict[str, torch.Tensor]:
+            res = self._with_reference(
+                lambda m: pair_logps(m, pairs, pad_id=self.pad_id,
+                                     batch_size=self.config.ref_batch_size,
+                                     autocast_dtype=self._ac()))
+            return {"chosen": res["chosen"], "rejected": res["rejected"]}
 
-            with safe_open(os.fspath(cache), "pt") as f:
-                meta = f.metadata() or {}
-            if meta.get("fingerprint") == fingerprint:
-                t = load_file(os.fspath(cache))
-                return t["chosen"], t["rejected"]
+        t = self._shared_reference(pairs.fingerprint(), cache, compute,
+                                   {"chosen": len(pairs), "rejected": len(pairs)})
+        return t["chosen"], t["rejected"]
+
+    def reference_list_logps(
+        self, lists: TokenLists, cache: str | os.PathLike[str] | None = None
+    ) -> torch.Tensor:
+        """Reference log-probs of every response of every list (flat, list order), computed once
+        and cached like :meth:`reference_logps`."""
+
+        def compute() -> dict[str, torch.Tensor]:
+            return {"logps": self._with_reference(
+                lambda m: list_logps(m, lists, pad_id=self.pad_id,
+                                     batch_size=self.config.ref_batch_size,
+                                     autocast_dtype=self._ac()))}
+
+        n = int(lists.sizes.sum())
+        return self._shared_reference(lists.fingerprint(), cache, compute, {"logps": n})["logps"]
+
+    def _with_reference(self, fn: Callable[[Any], Any]) -> Any:
+        """``fn(model)`` with the reference: the given model, the LoRA base, or the policy."""
         if self.reference_model is not None:
-            ref = self.reference_model.to(self.device)
-            res = pair_logps(ref, pairs, pad_id=self.pad_id,
-                             batch_size=self.config.ref_batch_size, autocast_dtype=self._ac())
-        elif self.is_peft:
+            return fn(self.reference_model.to(self.device))
+        if self.is_peft:
             with self.model.disable_adapter():
-                res = pair_logps(self.model, pairs, pad_id=self.pad_id,
-                                 batch_size=self.config.ref_batch_size, autocast_dtype=self._ac())
-        else:
-            res = pair_logps(self.model, pairs, pad_id=self.pad_id,
-                             batch_size=self.config.ref_batch_size, autocast_dtype=self._ac())
-        chosen, rejected = res["chosen"], res["rejected"]
-        if cache is not None:
-            path = Path(cache)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.tmp")
-            save_file({"chosen": chosen.contiguous(), "rejected": rejected.contiguous()},
-                      os.fspath(tmp), metadata={"fingerprint": fingerprint})
-            os.replace(tmp, path)
-        return chosen, rejected
+                return fn(self.model)
+        return fn(self.model)
+
+    def _shared_reference(
+        self,
+        fingerprint: str,
+        cache: str | os.PathLike[str] | None,
+        compute: Callable[[], dict[str, torch.Tensor]],
+        sizes: dict[str, int],
+    ) -> dict[str, torch.Tensor]:
+        """Load or compute (then cache) reference tensors on the main process; broadcast them
+        to the others, so every process holds the tensors of the one file written."""
+        acc = self.accelerator
+        tensors: dict[str, torch.Tensor] = {}
+        if acc.is_main_process:
+            tensors = _load_reference(cache, fingerprint)
+            if tensors is None:
+                tensors = compute()
+                if cache is not None:
+                    _save_reference(cache, tensors, fingerprint)
+        if acc.num_processes > 1:
+            import torch.distributed as dist
+
+            out = {}
+            for key, size in sizes.items():
+                t = tensors[key] if acc.is_main_process else torch.zeros(size)
+                t = t.to(device=acc.device, dtype=torch.float32).contiguous()
+                dist.broadcast(t, src=0)
+                out[key] = t.cpu()
+            tensors = out
+        return tensors
 
     def _ac(self) -> torch.dtype | None:
         return torch.bfloat16 if self.config.bf16 else None
 
     # ------------------------------------------------------------------ loss
+    def _forward(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Summed response log-probs and lengths (through the prepared module when there is
+        one, so that DDP sees the forward)."""
+        with self._autocast():
+            if self._engine is not None:
+                return self._engine(batch)
+            logps, lengths = sequence_logps(self.model, batch)[:2]
+            return logps, lengths
+
+    def _reduce(self, losses: torch.Tensor, w: torch.Tensor,
+                denominator: torch.Tensor | None) -> torch.Tensor:
+        if denominator is None:
+            return (losses * w).sum() / w.sum().clamp(min=1e-12)
+        return (losses * w).sum() / denominator.to(losses.device)
+
     def batch_loss(
         self,
         pairs: TokenPairs,
         index: np.ndarray,
         ref_chosen: torch.Tensor | None,
         ref_rejected: torch.Tensor | None,
+        *,
+        denominator: torch.Tensor | None = None,
+        context: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Weighted mean loss of the pairs ``index`` and per-pair statistics (one forward pass)."""
-        batch = {k: v.to(self.device) for k, v in collate(pairs, index, self.pad_id).items()}
-        with self._autocast():
-            logps, lengths = sequence_logps(self.model, batch)
+        """Weighted mean loss of the pairs ``index`` and per-pair statistics (one forward pass).
+
+        ``denominator`` replaces the weight total of ``index`` (a process's shard divides by the
+        whole micro-batch's total over the number of processes).  ``context`` = (whole
+        micro-batch, positions of ``index`` in it), for KTO's KL estimate under several
+        processes.
+        """
+        batch = _to(collate(pairs, index, self.pad_id, packing=self.config.packing), self.device)
+        logps, lengths = self._forward(batch)
         logps = logps.float()
         n = len(index)
         inputs: dict[str, Any] = {
@@ -256,16 +389,108 @@ class AlignTrainer:
             idx = torch.as_tensor(index)
             inputs["ref_chosen_logps"] = ref_chosen[idx].to(self.device)
             inputs["ref_rejected_logps"] = ref_rejected[idx].to(self.device)
+        if self._kto_mismatched:
+            full, positions = context if context is not None else (index, np.arange(n))
+            inputs["z0"] = self.kto_reference_point(pairs, full, positions)[1]
         out = self.spec(beta=self.config.beta, nll_coef=self.config.nll_coef,
                         **self.config.loss_params, **inputs)
-        w = batch["weights"]
-        loss = (out.losses * w).sum() / w.sum().clamp(min=1e-12)
+        loss = self._reduce(out.losses, batch["weights"], denominator)
         stats = {
             "loss": out.losses.detach(),
             "chosen_rewards": out.chosen_rewards.detach(),
             "rejected_rewards": out.rejected_rewards.detach(),
             "chosen_logps": logps[:n].detach(),
             "rejected_logps": logps[n:].detach(),
+        }
+        return loss, stats
+
+    @torch.no_grad()
+    def kto_reference_point(
+        self, pairs: TokenPairs, full: np.ndarray, positions: np.ndarray | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """KTO's reference point from mismatched pairs of the micro-batch ``full`` (Ethayarajh et
+        al. 2024, §4.2 and Eq. 7):
+
+            z0 = max(0, mean_j [log π(y_{j−1}|x_j) − log π_ref(y_{j−1}|x_j)])   (no gradient)
+
+        over the 2B examples j of the micro-batch in the order [chosen_0 … chosen_{B−1},
+        rejected_0 … rejected_{B−1}], each prompt x_j paired with the previous example's
+        response (cyclically) — the rotation TRL 1.16's ``KTOTrainer`` applies to each batch.
+        With B ≥ 2 no example meets its own pair's response.  ``positions`` (default all) are the
+        pairs this process evaluates; under several processes the sums are all-reduced, so the
+        estimate is that of the whole micro-batch.  Returns (the unclamped mean, z0).
+        """
+        full = np.asarray(full)
+        b = len(full)
+        positions = np.arange(b) if positions is None else np.asarray(positions)
+        prompts = [pairs.prompt_ids[i] for i in full] * 2
+        responses = [pairs.chosen_ids[i] for i in full] + [pairs.rejected_ids[i] for i in full]
+        mine = np.concatenate([positions, positions + b])
+        kl_prompts = [prompts[j] for j in mine]
+        kl_responses = [responses[(j - 1) % (2 * b)] for j in mine]
+        batch = _to(collate_sequences(kl_prompts, kl_responses, self.pad_id,
+                                      packing=self.config.packing), self.device)
+        with self._autocast():
+            policy = sequence_logps(self.model, batch)[0].float()
+        if self.reference_model is not None:
+            ref_model = self.reference_model.to(self.device)
+        elif not self.is_peft:
+            if self._initial is None:
+                raise ValueError("KTO's KL estimate needs the initial policy (call train())")
+            ref_model = self._initial
+        else:
+            ref_model = self.model
+        was_training = ref_model.training
+        ref_model.eval()
+        try:
+            with (self.model.disable_adapter() if ref_model is self.model
+                  else contextlib.nullcontext()), self._autocast():
+                ref = sequence_logps(ref_model, batch)[0].float()
+        finally:
+            ref_model.train(was_training)
+        total = torch.stack([(policy - ref).sum(), torch.tensor(float(len(mine)),
+                                                                 device=policy.device)])
+        if self.accelerator.num_processes > 1:
+            total = self.accelerator.reduce(total.to(self.accelerator.device), reduction="sum")
+        mean = total[0] / total[1]
+        return mean, mean.clamp(min=0)
+
+    def list_batch_loss(
+        self,
+        lists: TokenLists,
+        index: np.ndarray,
+        ref_logps: torch.Tensor | None,
+        *,
+        denominator: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Weighted mean listwise loss of the lists ``index``: one forward pass over all their
+        responses, scattered into (B, K_max) grids with a mask for shorter lists.
+
+        Statistics are per ordered pair (ψ_i > ψ_j) of each list: ``chosen_rewards`` = s_i,
+        ``rejected_rewards`` = s_j with s = β·log π/π_ref; ``chosen_logps`` are the best
+        responses', ``rejected_logps`` the others'.
+        """
+        batch = _to(collate_lists(lists, index, self.pad_id, packing=self.config.packing),
+                    self.device)
+        logps, _ = self._forward(batch)
+        mask = batch["mask"]
+        policy = to_grid(logps.float(), mask)
+        if ref_logps is None:
+            raise ValueError(f"loss {self.spec.name!r} needs reference log-probabilities")
+        ref = to_grid(ref_logps[batch["flat"].cpu()].to(self.device), mask)
+        labels = batch["labels"]
+        out = self.spec(beta=self.config.beta, **self.config.loss_params,
+                        policy_logps=policy, ref_logps=ref, labels=labels, mask=mask)
+        loss = self._reduce(out.losses, batch["weights"], denominator)
+        s = (self.config.beta * (policy - ref)).detach()
+        better = (labels[:, :, None] > labels[:, None, :]) & mask[:, :, None] & mask[:, None, :]
+        b, i, j = better.nonzero(as_tuple=True)
+        stats = {
+            "loss": out.losses.detach(),
+            "chosen_rewards": s[b, i],
+            "rejected_rewards": s[b, j],
+            "chosen_logps": policy[:, 0].detach(),
+            "rejected_logps": policy[:, 1:][mask[:, 1:]].detach(),
         }
         return loss, stats
 
@@ -291,6 +516,36 @@ class AlignTrainer:
             params, lr=self.config.learning_rate, weight_decay=self.config.weight_decay
         )
 
+    def _ensure_engine(self) -> None:
+        """Create the optimiser and hand it and the policy to ``accelerator.prepare`` (once)."""
+        if self.optimizer is None:
+            self.optimizer = self._make_optimizer()
+        if self._engine is None:
+            if self.accelerator.gradient_accumulation_steps != 1:
+                raise ValueError("set gradient accumulation with AlignConfig.grad_accum "
+                                 "(--grad-accum), not in the accelerate config")
+            self._engine, self.optimizer = self.accelerator.prepare(
+                _SequenceLogps(self.model), self.optimizer)
+
+    def _clip(self, params: list[torch.nn.Parameter], max_norm: float) -> float:
+        from accelerate.utils import DistributedType
+
+        acc = self.accelerator
+        if acc.scaler is None and acc.distributed_type not in (DistributedType.FSDP,
+                                                              DistributedType.DEEPSPEED):
+            return float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+        return float(acc.clip_grad_norm_(params, max_norm))
+
+    def _gather(self, values: torch.Tensor) -> torch.Tensor:
+        """Concatenate a 1-D tensor over processes (rank order); itself with one process."""
+        acc = self.accelerator
+        if acc.num_processes == 1:
+            return values
+        size = acc.gather(torch.tensor([values.numel()], device=acc.device))
+        padded = acc.pad_across_processes(values.to(acc.device), dim=0)
+        rows = acc.gather(padded).view(acc.num_processes, -1)
+        return torch.cat([rows[r, : int(size[r])] for r in range(acc.num_processes)]).cpu()
+
     def _lr(self, step: int) -> float:
         warm = self.config.warmup_steps
         return self.config.learning_rate * (min(1.0, (step + 1) / warm) if warm > 0 else 1.0)
@@ -312,15 +567,25 @@ class AlignTrainer:
         after each step.
         """
         cfg = self.config
+        acc = self.accelerator
+        world, rank = acc.num_processes, acc.process_index
+        if cfg.batch_size < world:
+            raise ValueError(f"batch_size {cfg.batch_size} < {world} processes: every process "
+                             "needs at least one pair (list) per micro-batch")
         total = cfg.max_steps if max_steps is None else max_steps
         out = Path(out_dir) if out_dir is not None else None
-        pairs = self.prepare(dataset)
-        n = len(pairs)
-        ref_c = ref_r = None
+        data = self.prepare(dataset)
+        n = len(data)
+        refs: Any = None
         if self.spec.needs_reference:
-            ref_c, ref_r = self.reference_logps(pairs, out / REFERENCE_FILE if out else None)
-        if self.optimizer is None:
-            self.optimizer = self._make_optimizer()
+            cache = out / REFERENCE_FILE if out else None
+            refs = (self.reference_list_logps(data, cache) if isinstance(data, TokenLists)
+                    else self.reference_logps(data, cache))
+        if (self._kto_mismatched and self.reference_model is None and not self.is_peft
+                and self._initial is None):  # KTO's KL reference: the policy before training
+            self._initial = copy.deepcopy(self.model).requires_grad_(False).eval()
+        self._ensure_engine()
+        assert self.optimizer is not None
         if resume:
             if out is None:
                 raise ValueError("resume needs out_dir")
@@ -339,17 +604,33 @@ class AlignTrainer:
             self.optimizer.zero_grad(set_to_none=True)
             collected: dict[str, list[torch.Tensor]] = {}
             for micro in range(cfg.grad_accum):
-                index = self.batch_indices(self.step, micro, n)
-                loss, stats = self.batch_loss(pairs, index, ref_c, ref_r)
-                (loss / cfg.grad_accum).backward()
+                full = self.batch_indices(self.step, micro, n)
+                index, positions, denominator = full, np.arange(len(full)), None
+                if world > 1:  # this process's shard; divide by the whole batch's weight
+                    total_w = float(np.asarray(data.weights)[full].sum())
+                    denominator = torch.tensor(max(total_w, 1e-12) / world)
+                    positions = positions[rank::world]
+                    index = full[positions]
+                last = micro == cfg.grad_accum - 1
+                sync = contextlib.nullcontext() if last else acc.no_sync(self._engine)
+                with sync:
+                    if isinstance(data, TokenLists):
+                        loss, stats = self.list_batch_loss(data, index, refs,
+                                                           denominator=denominator)
+                    else:
+                        ref_c, ref_r = refs if refs is not None else (None, None)
+                        loss, stats = self.batch_loss(data, index, ref_c, ref_r,
+                                                      denominator=denominator,
+                                                      context=(full, positions))
+                    acc.backward(loss / cfg.grad_accum)
                 for k, v in stats.items():
                     collected.setdefault(k, []).append(v)
             grad_norm = float("nan")
             if cfg.max_grad_norm is not None:
-                grad_norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm))
+                grad_norm = self._clip(params, cfg.max_grad_norm)
             self.optimizer.step()
             self.step += 1
-            cat = {k: torch.cat(v).float() for k, v in collected.items()}
+            cat = {k: self._gather(torch.cat(v).float()) for k, v in collected.items()}
             record = {
                 "step": self.step,
                 "loss": float(cat["loss"].mean()),
@@ -366,10 +647,14 @@ class AlignTrainer:
             if callback is not None:
                 callback(self, record)
             if out is not None and cfg.save_every and self.step % cfg.save_every == 0:
-                self.save_checkpoint(out)
+                if acc.is_main_process:
+                    self.save_checkpoint(out)
+                acc.wait_for_everyone()
         if out is not None:
-            self.save_checkpoint(out)
-            self.save(out)
+            if acc.is_main_process:
+                self.save_checkpoint(out)
+                self.save(out)
+            acc.wait_for_everyone()
         return self.history
 
     # ------------------------------------------------------------------ checkpoints
@@ -426,8 +711,8 @@ class AlignTrainer:
         with torch.no_grad():
             for name, p in params.items():
                 p.copy_(weights[name].to(p.device, p.dtype))
-        if self.optimizer is None:
-            self.optimizer = self._make_optimizer()
+        self._ensure_engine()
+        assert self.optimizer is not None
         opt_state: dict[str, Any] = {"state": {}, "param_groups": state["param_groups"]}
         for key, value in tensors.items():
             if key.startswith("__"):
@@ -477,12 +762,43 @@ class AlignTrainer:
         from prefkit.align.diagnostics import evaluate_policy
 
         ref = reference_model or self.reference_model
+        # a listwise run is judged on the rank-broken pairs, with DPO as the pairwise loss
+        loss, params = (("dpo", {}) if self.listwise
+                        else (self.config.loss, self.config.loss_params))
         return evaluate_policy(self.model, self.tokenizer, dataset, reference_model=ref,
-                               loss=self.config.loss, beta=self.config.beta,
-                               loss_params=self.config.loss_params,
+                               loss=loss, beta=self.config.beta, loss_params=params,
                                max_length=self.config.max_length,
                                max_prompt_length=self.config.max_prompt_length,
                                batch_size=self.config.ref_batch_size)
+
+
+def _load_reference(
+    cache: str | os.PathLike[str] | None, fingerprint: str
+) -> dict[str, torch.Tensor] | None:
+    """The tensors of a reference cache file whose fingerprint matches, else None."""
+    if cache is None or not Path(cache).exists():
+        return None
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    with safe_open(os.fspath(cache), "pt") as f:
+        meta = f.metadata() or {}
+    if meta.get("fingerprint") != fingerprint:
+        return None
+    return load_file(os.fspath(cache))
+
+
+def _save_reference(
+    cache: str | os.PathLike[str], tensors: dict[str, torch.Tensor], fingerprint: str
+) -> None:
+    from safetensors.torch import save_file
+
+    path = Path(cache)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file({k: v.contiguous() for k, v in tensors.items()}, os.fspath(tmp),
+              metadata={"fingerprint": fingerprint})
+    os.replace(tmp, path)
 
 
 def latest_checkpoint(out_dir: str | os.PathLike[str]) -> Path | None:

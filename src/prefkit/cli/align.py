@@ -26,7 +26,7 @@ align_app = typer.Typer(
 EVAL_JSON_KEYS = ("implicit_reward_accuracy", "ranking_accuracy", "loss", "n")
 
 DataArg = Annotated[Path, typer.Argument(help="Pairwise preference file (prompt, a_text, b_text, "
-                                         "winner or p_a).")]
+                                         "winner or p_a), or ranking file with texts.")]
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help="Reader name, or auto.")]
 
 
@@ -45,10 +45,25 @@ def _loss_name(name: str) -> str:
         spec = get_loss(name)
     except KeyError as err:
         raise typer.BadParameter(str(err.args[0]), param_hint="--loss") from None
-    if spec.kind != "pairwise":
-        raise typer.BadParameter(f"{name!r} is a listwise loss; the trainer takes pairwise ones",
-                                 param_hint="--loss")
+    if spec.kind not in ("pairwise", "listwise"):
+        raise typer.BadParameter(f"{name!r} is a {spec.kind} loss; the trainer takes pairwise "
+                                 "and listwise ones", param_hint="--loss")
     return spec.name
+
+
+def _process() -> Any:
+    """accelerate's process state under ``accelerate launch`` / ``torchrun``, else None."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    from accelerate import PartialState
+
+    return PartialState(cpu=not _cuda())
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def _load_base(base: str, out: Path, seed: int) -> tuple[Any, Any, str]:
@@ -59,8 +74,11 @@ def _load_base(base: str, out: Path, seed: int) -> tuple[Any, Any, str]:
         from prefkit.align.tiny import build_tiny
 
         path = out / "base"
-        if not (path / "config.json").exists():
+        state = _process()  # several processes: the main one builds, the others wait
+        if not (path / "config.json").exists() and (state is None or state.is_main_process):
             build_tiny(path, seed=seed)
+        if state is not None:
+            state.wait_for_everyone()
         base = os.fspath(path)
     elif not Path(base).is_dir():
         raise ModelFileError(f"{base}: --base must be a local model directory or 'tiny'")
@@ -79,7 +97,9 @@ def train_command(
     data: DataArg,
     base: Annotated[str, typer.Option("--base", help="Local model directory, or 'tiny'.")],
     out: Annotated[Path, typer.Option("--out", help="Run directory (policy, checkpoints).")],
-    loss: Annotated[str, typer.Option("--loss", help="Loss name (dpo, ipo, simpo, …).")] = "dpo",
+    loss: Annotated[str, typer.Option(
+        "--loss", help="Loss name (dpo, ipo, simpo, …; plackett_luce or lipo train on ranked "
+        "lists: ranking data with texts, or pairs grouped by prompt).")] = "dpo",
     beta: Annotated[float, typer.Option("--beta", help="β (τ for IPO).")] = 0.1,
     max_steps: Annotated[int, typer.Option("--max-steps", help="Optimiser steps.")] = 100,
     lr: Annotated[float, typer.Option("--lr", help="Learning rate.")] = 1e-5,
@@ -91,6 +111,8 @@ def train_command(
         float | None, typer.Option("--nll-coef", help="Add α·NLL of chosen (RPO).")
     ] = None,
     save_every: Annotated[int, typer.Option("--save-every", help="Checkpoint every N steps.")] = 0,
+    packing: Annotated[bool, typer.Option(
+        "--packing", help="Pack each micro-batch into one row without padding.")] = False,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue from OUT's checkpoint.")
     ] = False,
@@ -105,6 +127,10 @@ def train_command(
     _quiet()
     if max_steps < 1 or batch_size < 1 or grad_accum < 1:
         raise typer.BadParameter("--max-steps, --batch-size and --grad-accum must be ≥ 1")
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if batch_size < world:
+        raise typer.BadParameter(f"--batch-size must be ≥ the {world} processes (each takes a "
+                                 "share of every micro-batch)", param_hint="--batch-size")
     if beta <= 0:
         raise typer.BadParameter("--beta must be > 0", param_hint="--beta")
     dataset = load(data, fmt)
@@ -112,10 +138,15 @@ def train_command(
     model, tokenizer, base_path = _load_base(base, out, seed)
     config = AlignConfig(loss=name, beta=beta, learning_rate=lr, max_steps=max_steps,
                          batch_size=batch_size, grad_accum=grad_accum, lora=lora, bf16=bf16,
-                         nll_coef=nll_coef, save_every=save_every, seed=seed)
+                         nll_coef=nll_coef, save_every=save_every, seed=seed, packing=packing)
     trainer = AlignTrainer(model, tokenizer, config, base=base_path)
     with about(data):
         history = trainer.train(dataset, out_dir=out, resume=resume)
+    if trainer.accelerator.num_processes > 1:  # leave the process group together
+        trainer.accelerator.wait_for_everyone()
+        trainer.accelerator.state.destroy_process_group()
+        if not trainer.accelerator.is_main_process:
+            return
     last = history[-1] if history else {}
     if as_json:
         echo_json({"out": os.fspath(out), "steps": trainer.step, **last})
@@ -152,14 +183,17 @@ def eval_command(
 ) -> None:
     """Implicit-reward accuracy, ranking accuracy and loss of a trained policy on DATA."""
     from prefkit.align.diagnostics import evaluate_policy
+    from prefkit.align.losses import get_loss
 
     model, tokenizer, reference, info = _load_run(run)
     dataset = load(data, fmt)
     cfg = info["config"]
+    # a listwise run is judged on rank-broken pairs with DPO as the pairwise loss
+    listwise = get_loss(cfg["loss"]).kind == "listwise"
     with about(data):
         result = evaluate_policy(model, tokenizer, dataset, reference_model=reference,
-                                 loss=cfg["loss"], beta=cfg["beta"],
-                                 loss_params=cfg.get("loss_params") or {},
+                                 loss="dpo" if listwise else cfg["loss"], beta=cfg["beta"],
+                                 loss_params={} if listwise else cfg.get("loss_params") or {},
                                  max_length=cfg["max_length"],
                                  max_prompt_length=cfg["max_prompt_length"])
     if as_json:

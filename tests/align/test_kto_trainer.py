@@ -1,0 +1,80 @@
+"""KTO in the trainer: z0 from mismatched (x_j, y_{j−1}) pairs of the micro-batch (paper, TRL)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from prefkit.align.losses import kto_pair_loss
+from prefkit.align.tiny import synthetic_preferences
+from prefkit.align.trainer import AlignConfig, AlignTrainer
+
+
+def _noisy(model: Any, scale: float, seed: int) -> Any:
+    other = copy.deepcopy(model)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in other.parameters():
+            p.add_(scale * torch.randn(p.shape, generator=g))
+    return other
+
+
+def _logp(model: Any, prompt: list[int], response: list[int]) -> float:
+    """log π(response | prompt) from full logits of the single sequence (no batching)."""
+    ids = torch.tensor([prompt + response])
+    with torch.no_grad():
+        logits = model.eval()(input_ids=ids).logits[0, :-1].float()
+    lp = torch.log_softmax(logits, -1).gather(-1, ids[0, 1:, None]).squeeze(-1)
+    return float(lp[len(prompt) - 1:].sum())
+
+
+@pytest.mark.parametrize("packing", [False, True])
+def test_kto_z0_from_mismatched_pairs(tiny, packing: bool) -> None:
+    model, tok = tiny
+    policy = _noisy(model, 0.01, seed=1)
+    reference = _noisy(model, 0.2, seed=2)  # a much worse reference: log-ratios are positive
+    cfg = AlignConfig(loss="kto", beta=0.1, batch_size=4, packing=packing)
+    trainer = AlignTrainer(policy, tok, cfg, reference_model=reference)
+    pairs = trainer.prepare(synthetic_preferences(6, seed=3))
+    index = np.array([4, 0, 2, 5])
+    # by hand: examples [c4, c0, c2, c5, r4, r0, r2, r5]; x_j meets the response of j − 1
+    prompts = [pairs.prompt_ids[i] for i in index] * 2
+    responses = ([pairs.chosen_ids[i] for i in index]
+                 + [pairs.rejected_ids[i] for i in index])
+    ratios = [_logp(policy, prompts[j], responses[j - 1]) - _logp(reference, prompts[j],
+                                                                  responses[j - 1])
+              for j in range(8)]
+    mean, z0 = trainer.kto_reference_point(pairs, index)
+    assert float(mean) == pytest.approx(np.mean(ratios), abs=1e-4)
+    assert float(mean) > 0.5 and float(z0) == float(mean)
+    # the batch loss uses exactly that z0 (no gradient through it)
+    policy.train()
+    ref_c, ref_r = trainer.reference_logps(pairs)
+    _, stats = trainer.batch_loss(pairs, index, ref_c, ref_r)
+    pol = [_logp(policy, pairs.prompt_ids[i], s[i]) for s in (pairs.chosen_ids,
+                                                              pairs.rejected_ids) for i in index]
+    expected = kto_pair_loss(torch.tensor(pol[:4]), torch.tensor(pol[4:]), ref_c[index],
+                             ref_r[index], beta=0.1, z0=float(np.mean(ratios)))
+    torch.testing.assert_close(stats["loss"], expected.losses, atol=1e-5, rtol=0)
+    # clamped at 0 when the policy is the worse one
+    swapped = AlignTrainer(reference, tok, cfg, reference_model=policy)
+    mean, z0 = swapped.kto_reference_point(pairs, index)
+    assert float(mean) < 0 and float(z0) == 0.0
+
+
+def test_kto_trains_with_initial_policy_as_kl_reference(tiny) -> None:
+    model, tok = tiny
+    trainer = AlignTrainer(model, tok, AlignConfig(loss="kto", beta=0.1, learning_rate=2e-3,
+                                                   batch_size=4, max_steps=4))
+    hist = trainer.train(synthetic_preferences(12, seed=7))
+    assert hist[-1]["loss"] < hist[0]["loss"]
+    # the KL reference is a frozen copy of the starting weights, not the trained policy
+    assert trainer._initial is not None
+    assert any(not torch.equal(p, q) for p, q in zip(trainer._initial.parameters(),
+                                                       model.parameters(), strict=True))
+    with pytest.raises(ValueError, match="batch_size ≥ 2"):
+        AlignTrainer(model, tok, AlignConfig(loss="kto", batch_size=1))
