@@ -5,8 +5,14 @@ Train on LLMEval² + PandaLM (annotator majority) + Tulu-1 (annotator majority) 
 ``../shared/data``; evaluate on LLMBar (Natural, Adversarial), HHH and LLMBar's processed MT-Bench
 human subset, with a RewardBench-v1-style summary (LLMBar subsets form the "Chat Hard" section,
 HHH the prior set); plus a within-dataset split of LLMEval² by prompt.  Baseline: scikit-learn
-logistic regression on embedding differences (both orders of each pair).  Ties are dropped from
-training; accuracy excludes ties.
+logistic regression on packed-embedding differences (both orders of each pair).  Ties are dropped
+from training; accuracy excludes ties.
+
+The candidate representation (``inputs``: packed text, prompt–response relevance features, or
+both; :mod:`prefkit.encode.relevance`) is chosen on held-out *training* prompts (three 80/20
+splits of the training pairs by prompt), never on the test sets; the test tables then report every
+model's accuracy with a 95 % Wilson interval and an exact paired sign test (McNemar) against the
+baseline on the same records.
 
     .venv/bin/python benchmarks/reward_real.py               # heads: a few minutes (cached after)
     .venv/bin/python benchmarks/reward_real.py --finetune    # + fine-tuned MiniLM (~10 min, CPU)
@@ -21,15 +27,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.stats import binomtest
 from sklearn.linear_model import LogisticRegression
 
 from prefkit import PreferenceDataset, read
 from prefkit.encode import default_encoder
+from prefkit.encode.relevance import INPUTS
 from prefkit.evaluate import accuracy, expected_calibration_error, log_loss
-from prefkit.reward import RewardModel, TransformerRewardModel, rewardbench_v1
+from prefkit.evaluate.classification import accuracy_credit
+from prefkit.reward import RewardModel, TransformerRewardModel, candidate_columns, rewardbench_v1
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "llm-pairwise"
 ANNOTATORS = DATA.parent / "annotators"
+#: prompt–response relevance features next to the packed text ("p+r" in the tables)
+BOTH = "packed+relevance"
 ADVERSARIAL = {"Neighbor": "neighbor", "GPTInst": "GPTInst", "GPTOut": "GPTOut",
                "Manual": "manual"}
 
@@ -73,7 +84,8 @@ def test_sets() -> dict[str, PreferenceDataset]:
 
 
 class Baseline:
-    """Logistic regression on embedding differences, as a scorer (``predict_proba``)."""
+    """Logistic regression on feature differences (of packed embeddings unless ``features`` says
+    otherwise), as a scorer (``predict_proba``)."""
 
     def __init__(self, features: RewardModel) -> None:
         self.features = features
@@ -96,6 +108,76 @@ def _cells(model: Any, ds: PreferenceDataset) -> str:
     return f"{accuracy(y, p):.3f} / {log_loss(y, p):.3f} / {expected_calibration_error(y, p):.3f}"
 
 
+def _credit(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    credit, counted = accuracy_credit(np.asarray(y, float), np.asarray(p, float))
+    return credit[counted]
+
+
+def wilson(k: float, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """95 % Wilson score interval of a proportion k / n (Wilson 1927)."""
+    if n == 0:
+        return float("nan"), float("nan")
+    q = k / n
+    centre = (q + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(q * (1 - q) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+def paired_cell(model_p: np.ndarray, base_p: np.ndarray, y: np.ndarray) -> str:
+    """``acc [lo, hi] (+w/−l, p)``: accuracy, its 95 % Wilson interval, and the exact two-sided
+    sign test (McNemar) on the records where the model and the baseline disagree in credit."""
+    mine, base = _credit(y, model_p), _credit(y, base_p)
+    lo, hi = wilson(mine.sum(), len(mine))
+    wins, losses = int((mine > base).sum()), int((mine < base).sum())
+    pval = binomtest(wins, wins + losses, 0.5).pvalue if wins + losses else 1.0
+    return f"{mine.mean():.3f} [{lo:.2f}, {hi:.2f}] (+{wins}/−{losses}, p={pval:.2g})"
+
+
+def heuristics(encoder: Any, sets: dict[str, PreferenceDataset]) -> None:
+    """Accuracy of two one-feature rules per set: "the longer response wins" (characters) and
+    "the response closer to the prompt wins" (cosine of the separate MiniLM embeddings)."""
+    print("\nOne-feature rules (no training): accuracy\n")
+    print("| set | n | longer wins | higher cos(prompt, response) wins |")
+    print("|---|---:|---:|---:|")
+    for name, ds in sets.items():
+        prompts, ta, tb = candidate_columns(ds)
+        e_p = encoder.encode([p or "" for p in prompts])
+        gap_cos = (e_p * encoder.encode(ta)).sum(1) - (e_p * encoder.encode(tb)).sum(1)
+        gap_len = np.array([len(a) - len(b) for a, b in zip(ta, tb, strict=True)], dtype=float)
+        y = ds.outcomes()
+        cells = [_credit(y, 0.5 + 0.5 * np.sign(g)).mean() for g in (gap_len, gap_cos)]
+        print(f"| {name} | {len(ds)} | {cells[0]:.3f} | {cells[1]:.3f} |")
+
+
+def choose_inputs(
+    encoder: Any, train: PreferenceDataset, seeds: tuple[int, ...] = (0, 1, 2)
+) -> None:
+    """Held-out accuracy of the baseline and of a linear BT head per ``inputs`` on 80/20 splits of
+    the *training* pairs by prompt (how the default was chosen)."""
+    print("\nChoice of the representation on held-out training prompts (3 splits by prompt)\n")
+    print("| model | " + " | ".join(f"split {s}" for s in seeds) + " | mean acc | mean log-loss |")
+    print("|---|" + "---:|" * (len(seeds) + 2))
+    rows: dict[str, list[tuple[float, float]]] = {}
+    for seed in seeds:
+        part_train, part_test = train.split(by="prompt", test_size=0.2, seed=seed)
+        y = part_test.outcomes()
+        models: dict[str, Any] = {
+            "baseline LR (packed)": Baseline(RewardModel(encoder, inputs="packed")),
+        }
+        for inputs in INPUTS:
+            models[f"linear BT, {inputs}"] = RewardModel(
+                encoder, "linear", inputs=inputs, epochs=300, weight_decay=1e-3
+            )
+        for name, model in models.items():
+            p = model.fit(part_train).predict_proba(part_test)
+            rows.setdefault(name, []).append((accuracy(y, p), log_loss(y, p)))
+    for name, cells in rows.items():
+        acc = [c[0] for c in cells]
+        ll = [c[1] for c in cells]
+        print(f"| {name} | " + " | ".join(f"{a:.3f}" for a in acc)
+              + f" | {np.mean(acc):.3f} | {np.mean(ll):.3f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--finetune", action="store_true", help="also fine-tune MiniLM")
@@ -108,18 +190,28 @@ def main() -> None:
     tests = test_sets()
     print(f"training pairs: {len(train):,} (LLMEval² + PandaLM + Tulu-1 majority, ties dropped)")
     t0 = time.perf_counter()
-    lin = RewardModel(encoder, "linear", epochs=300, weight_decay=1e-3)
-    lin.features(train)
-    for ds in tests.values():
-        lin.features(ds)
+    packed = RewardModel(encoder, "linear", inputs="packed", epochs=300, weight_decay=1e-3)
+    for inputs in INPUTS:
+        for ds in (train, *tests.values()):
+            RewardModel(encoder, inputs=inputs).features(ds)
     print(f"encoding (or cache reads): {time.perf_counter() - t0:.1f} s")
+    heuristics(encoder, {"training pairs": train, **tests})
+    choose_inputs(encoder, train)
     models: dict[str, Any] = {
-        "baseline LR": Baseline(lin),
-        "linear BT": lin,
-        "MLP BT": RewardModel(encoder, "mlp", hidden=128, epochs=300, weight_decay=1e-3),
-        "ensemble ×5 (uwo)": RewardModel(encoder, "ensemble", members=5, aggregation="uwo",
-                                         epochs=300, weight_decay=1e-3),
-        "GPM k=4": RewardModel(encoder, "gpm", k=4, epochs=300, weight_decay=1e-3),
+        "baseline LR (packed)": Baseline(RewardModel(encoder, inputs="packed")),
+        "linear BT, packed": packed,
+        "linear BT, relevance": RewardModel(
+            encoder, "linear", inputs="relevance", epochs=300, weight_decay=1e-3
+        ),
+        "linear BT, packed+relevance": RewardModel(
+            encoder, "linear", inputs=BOTH, epochs=300, weight_decay=1e-3
+        ),
+        "MLP BT, p+r": RewardModel(encoder, "mlp", inputs=BOTH, hidden=128, epochs=300,
+                                   weight_decay=1e-3),
+        "ensemble ×5 (uwo), p+r": RewardModel(encoder, "ensemble", inputs=BOTH, members=5,
+                                              aggregation="uwo", epochs=300, weight_decay=1e-3),
+        "GPM k=4, p+r": RewardModel(encoder, "gpm", inputs=BOTH, k=4, epochs=300,
+                                    weight_decay=1e-3),
     }
     if args.finetune:
         models["fine-tuned MiniLM"] = TransformerRewardModel(
@@ -137,7 +229,21 @@ def main() -> None:
         row = " | ".join(_cells(m, ds) for m in models.values())
         print(f"| {name} | {len(ds)} | {row} |")
 
+    print("\naccuracy [95 % Wilson interval] (+records right only here / −right only for the "
+          "baseline, exact sign-test p vs the baseline)\n")
     everything = PreferenceDataset.concat(list(tests.values()))
+    named = {**tests, "all four sets": everything}
+    print("| test set | n | " + " | ".join(list(models)[1:]) + " |")
+    print("|---|---:|" + "---:|" * (len(models) - 1))
+    base = next(iter(models.values()))
+    for name, ds in named.items():
+        y, bp = ds.outcomes(), base.predict_proba(ds)
+        row = " | ".join(paired_cell(m.predict_proba(ds), bp, y) for m in list(models.values())[1:])
+        print(f"| {name} | {len(ds)} | {row} |")
+    print("\nbaseline: " + ", ".join(
+        f"{name} {paired_cell(base.predict_proba(ds), base.predict_proba(ds), ds.outcomes())}"
+        for name, ds in named.items()))
+
     print("\nRewardBench-v1-style summary (sections from the subsets present)\n")
     print("| model | Chat Hard (LLMBar) | Prior Sets (HHH) | Other (MT-Bench) | score |")
     print("|---|---:|---:|---:|---:|")
@@ -153,10 +259,14 @@ def main() -> None:
     print("| model | acc / log-loss / ECE |")
     print("|---|---:|")
     within = {
-        "baseline LR": Baseline(lin),
-        "linear BT": RewardModel(encoder, "linear", epochs=300, weight_decay=1e-3),
-        "ensemble ×5 (uwo)": RewardModel(encoder, "ensemble", members=5, aggregation="uwo",
-                                         epochs=300, weight_decay=1e-3),
+        "baseline LR (packed)": Baseline(RewardModel(encoder, inputs="packed")),
+        "linear BT, packed": RewardModel(encoder, "linear", inputs="packed", epochs=300,
+                                         weight_decay=1e-3),
+        "linear BT, packed+relevance": RewardModel(
+            encoder, "linear", inputs=BOTH, epochs=300, weight_decay=1e-3
+        ),
+        "ensemble ×5 (uwo), p+r": RewardModel(encoder, "ensemble", inputs=BOTH, members=5,
+                                              aggregation="uwo", epochs=300, weight_decay=1e-3),
     }
     for name, model in within.items():
         model.fit(part_train)

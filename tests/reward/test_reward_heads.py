@@ -93,6 +93,37 @@ def test_minibatch_training_matches_full_batch_quality():
     assert np.corrcoef(ra, reward[1:])[0, 1] > 0.97
 
 
+def test_minibatch_fits_stop_on_a_loss_plateau():
+    from prefkit.reward._train import PATIENCE, plateau
+
+    assert plateau([1.0, 0.5, 0.4999, 0.5001], tol=1e-3)  # two passes without a 0.1 % gain
+    assert not plateau([1.0, 0.5, 0.49, 0.4999], tol=1e-3)  # 0.49 beat 0.5 by 2 %
+    assert not plateau([1.0, 0.5, 0.5, 0.5], tol=0.0)  # tol=0: every pass runs
+    assert not plateau([1.0] * PATIENCE, tol=1e-3)  # too short to judge
+    ds, enc, reward, names = _linear_world(n_pairs=2000)
+    early = RewardModel(enc, "linear", epochs=150, batch_size=250, lr=0.02).fit(ds)
+    full = RewardModel(enc, "linear", epochs=150, batch_size=250, lr=0.02, tol=0.0).fit(ds)
+    assert len(full.loss_curve_) == 150
+    assert len(early.loss_curve_) < 100
+    assert early.loss_curve_[-1] < full.loss_curve_[-1] * 1.01  # the plateau was reached
+    ra, _ = early.score(_probe(names))
+    assert np.corrcoef(ra, reward[1:])[0, 1] > 0.97
+
+
+def test_heads_share_one_set_of_training_options():
+    from prefkit.reward import TrainOptions, make_head
+
+    for name in ("linear", "mlp", "ensemble", "gpm"):
+        head = make_head(name, epochs=7, batch_size=32, seed=3, tol=0.0)
+        opts = TrainOptions.of(head.params)
+        assert (opts.epochs, opts.batch_size, opts.seed, opts.tol) == (7, 32, 3, 0.0)
+        assert list(head.params).count("epochs") == 1
+    assert TrainOptions.of(make_head("mlp").params).lr == 0.01  # the MLP's own default
+    assert TrainOptions.of(make_head("linear").params) == TrainOptions()
+    with pytest.raises(DataError):
+        make_head("linear", epoch=3)  # a misspelt option is still an error
+
+
 def test_gpm_fits_cycles_that_bradley_terry_cannot():
     sim = simulate_cycles(n_items=9, n_comparisons=4000, strength=3.0, seed=0)
     items = sim.truth["items"]

@@ -60,6 +60,10 @@ def train(
     data: Annotated[Path, typer.Argument(help="Preference file (pairs with texts).")],
     out: Annotated[Path, typer.Option("--out", help="Directory for the trained model.")],
     head: Annotated[str, typer.Option(help="linear | mlp | ensemble | multi | gpm")] = "linear",
+    inputs: Annotated[
+        str,
+        typer.Option(help="Candidate features: packed | relevance | packed+relevance."),
+    ] = "packed",
     finetune: Annotated[
         bool, typer.Option("--finetune", help="Fine-tune the encoder as a sequence classifier.")
     ] = False,
@@ -117,7 +121,7 @@ def train(
         if head == "gpm":
             opts.update(k=k, label_smoothing=label_smoothing)
         with about(data):
-            model = RewardModel(_encoder(encoder), head, **opts).fit(ds)
+            model = RewardModel(_encoder(encoder), head, inputs=inputs, **opts).fit(ds)
         what = f"{head} head"
     _save_atomic(model, out)
     typer.echo(f"trained {what} on {len(ds):,} records -> {out}")

@@ -15,7 +15,7 @@ module                      contents
 ==========================  ====================================================================
 """
 
-from prefkit.reward._train import PairFeatures
+from prefkit.reward._train import PairFeatures, TrainOptions
 from prefkit.reward.base import FeatureHead
 from prefkit.reward.bradley_terry import BradleyTerryHead, StackedScalar, pairwise_loss
 from prefkit.reward.ensemble import AGGREGATIONS, EnsembleHead
@@ -38,6 +38,7 @@ __all__ = [
     "PairFeatures",
     "RewardModel",
     "StackedScalar",
+    "TrainOptions",
     "TransformerRewardModel",
     "attribute_columns",
     "best_of_n",

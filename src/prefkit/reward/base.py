@@ -30,6 +30,8 @@ class FeatureHead:
     scalar: ClassVar[bool] = True
     #: the head reads prompt embeddings (``PairFeatures.prompt``)
     needs_prompt: ClassVar[bool] = False
+    #: the head takes the :class:`~prefkit.reward._train.TrainOptions` as keyword options
+    train_options: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
         self.params = params

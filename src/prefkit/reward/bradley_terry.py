@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from prefkit.reward._train import PairFeatures, adam_fit, pick
+from prefkit.reward._train import PairFeatures, TrainOptions, pick
 from prefkit.reward.base import FeatureHead
 
 
@@ -116,10 +116,13 @@ class BradleyTerryHead(FeatureHead):
         hidden, layers: MLP width and depth (``hidden=0``: linear).
         margin: use the data's ``margin`` column in the loss.
         label_smoothing: ε; center: λ_c; ties: fit a Davidson tie parameter ν.
-        epochs, batch_size, lr, weight_decay, seed: Adam settings (``batch_size=None``: full batch).
+        **options: the Adam settings of :class:`~prefkit.reward._train.TrainOptions`
+            (``epochs``, ``batch_size``, ``lr``, ``weight_decay``, ``seed``, ``tol``), and any
+            options of a subclass (kept in ``params``).
     """
 
     name: ClassVar[str] = "bt"
+    train_options: ClassVar[bool] = True
     members = 1
 
     def __init__(
@@ -131,13 +134,9 @@ class BradleyTerryHead(FeatureHead):
         label_smoothing: float = 0.0,
         center: float = 0.0,
         ties: bool = False,
-        epochs: int = 300,
-        batch_size: int | None = None,
-        lr: float = 0.05,
-        weight_decay: float = 1e-4,
-        seed: int = 0,
-        **extra: Any,
+        **options: Any,
     ) -> None:
+        train, extra = TrainOptions.split(options)
         super().__init__(
             hidden=hidden,
             layers=layers,
@@ -145,11 +144,7 @@ class BradleyTerryHead(FeatureHead):
             label_smoothing=label_smoothing,
             center=center,
             ties=ties,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            weight_decay=weight_decay,
-            seed=seed,
+            **train,
             **extra,
         )
 
@@ -170,13 +165,20 @@ class BradleyTerryHead(FeatureHead):
         boot = self.sample_weights(len(feats))
         use_margin = p["margin"] and feats.margin is not None
 
+        n = len(feats)
+        # both sides in one forward pass: rows 0..n−1 are the a candidates, n..2n−1 the b ones
+        xab = torch.cat([t["xa"], t["xb"]])
+        del t["xa"], t["xb"]
+
         def loss_fn(idx: torch.Tensor | None) -> torch.Tensor:
             w = pick(t["w"], idx)
             if boot is not None:
                 w = w[:, None] * pick(boot, idx)
+            r = self.module_(xab if idx is None else xab[torch.cat([idx, idx + n])])
+            m = len(r) // 2
             return pairwise_loss(
-                self.module_(pick(t["xa"], idx)),
-                self.module_(pick(t["xb"], idx)),
+                r[:m],
+                r[m:],
                 pick(t["y"], idx),
                 w,
                 margin=pick(t["m"], idx) if use_margin else None,
@@ -188,16 +190,8 @@ class BradleyTerryHead(FeatureHead):
 
         params = [q for name, q in self.module_.named_parameters() if name != "log_nu" or p["ties"]]
         width = max(p["hidden"], 1) * self.members
-        self.loss_curve_ = adam_fit(
-            params,
-            loss_fn,
-            len(feats),
-            epochs=p["epochs"],
-            batch_size=p["batch_size"],
-            lr=p["lr"],
-            weight_decay=p["weight_decay"],
-            seed=p["seed"],
-            work=2.0 * min(len(feats), p["batch_size"] or len(feats)) * feats.dim * width,
+        self.loss_curve_ = TrainOptions.of(p).fit(
+            params, loss_fn, len(feats), work=2.0 * len(feats) * feats.dim * width
         )
         self.module_.eval()
         return self

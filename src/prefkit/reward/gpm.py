@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from prefkit.errors import DataError
-from prefkit.reward._train import PairFeatures, adam_fit, pick
+from prefkit.reward._train import PairFeatures, TrainOptions, pick
 from prefkit.reward.base import FeatureHead
 
 
@@ -55,6 +55,7 @@ class GPMHead(FeatureHead):
 
     name: ClassVar[str] = "gpm"
     scalar: ClassVar[bool] = False
+    train_options: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -63,26 +64,12 @@ class GPMHead(FeatureHead):
         hidden: int = 0,
         tau: float = 1.0,
         label_smoothing: float = 0.0,
-        epochs: int = 300,
-        batch_size: int | None = None,
-        lr: float = 0.05,
-        weight_decay: float = 1e-4,
-        seed: int = 0,
-        **extra: Any,
+        **options: Any,
     ) -> None:
         if k < 1:
             raise DataError(f"k must be ≥ 1 (the embedding has 2k dimensions), got {k}", field="k")
-        super().__init__(
-            k=k,
-            hidden=hidden,
-            tau=tau,
-            label_smoothing=label_smoothing,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            weight_decay=weight_decay,
-            seed=seed,
-        )
+        train, _ = TrainOptions.split(options)  # other options are ignored, as before
+        super().__init__(k=k, hidden=hidden, tau=tau, label_smoothing=label_smoothing, **train)
 
     def build(self, dim: int) -> nn.Module:
         torch.manual_seed(self.params["seed"])
@@ -104,15 +91,10 @@ class GPMHead(FeatureHead):
             per = nn.functional.binary_cross_entropy_with_logits(s, y, reduction="none")
             return (per * w).sum() / w.sum().clamp_min(1e-12)
 
-        self.loss_curve_ = adam_fit(
+        self.loss_curve_ = TrainOptions.of(p).fit(
             list(self.module_.parameters()),
             loss_fn,
             len(feats),
-            epochs=p["epochs"],
-            batch_size=p["batch_size"],
-            lr=p["lr"],
-            weight_decay=p["weight_decay"],
-            seed=p["seed"],
             work=2.0 * len(feats) * feats.dim * max(2 * p["k"], p["hidden"]),
         )
         self.module_.eval()

@@ -9,8 +9,13 @@ Heads (``head=``): ``linear`` and ``mlp`` (:mod:`~prefkit.reward.bradley_terry`)
 (:mod:`~prefkit.reward.ensemble`), ``multi`` (ArmoRM, :mod:`~prefkit.reward.multi_objective`) and
 ``gpm`` (:mod:`~prefkit.reward.gpm`); or any :class:`~prefkit.reward.base.FeatureHead` instance.
 
-A candidate is encoded in the context of its prompt (the end of the prompt plus the whole response,
-see :mod:`prefkit.encode.packing`); records without texts use the candidate ids as texts.
+A candidate (prompt p, response x) is represented by ``inputs=`` (formulas and sources in
+:mod:`prefkit.encode.relevance`): ``"packed"`` (default), φ = E(prompt tail + response) (see
+:mod:`prefkit.encode.packing`); ``"relevance"``, φ = [E(x), E(p) ⊙ E(x)] — the response embedding
+and its element-wise product with the prompt embedding, so that a head can score whether a
+response answers *its* prompt; or ``"packed+relevance"``, both concatenated.  On the real-data
+benchmark no representation beat the others beyond noise (docs/reward.md, "Real data"), so the
+default stays the cheapest.  Records without texts use the candidate ids as texts.
 """
 
 from __future__ import annotations
@@ -27,9 +32,9 @@ import pyarrow as pa
 from prefkit.data.io import atomic_path
 from prefkit.data.schema import PreferenceDataset
 from prefkit.encode import CachedEncoder, Encoder, SentenceEncoder, default_encoder
-from prefkit.encode.encoders import encode_candidates
+from prefkit.encode.relevance import INPUTS, candidate_features
 from prefkit.errors import DataError, ModelFileError
-from prefkit.reward._train import PairFeatures
+from prefkit.reward._train import PairFeatures, TrainOptions
 from prefkit.reward.base import FeatureHead
 from prefkit.reward.bradley_terry import BradleyTerryHead
 from prefkit.reward.ensemble import EnsembleHead
@@ -44,13 +49,17 @@ HEADS: dict[str, tuple[type[FeatureHead], dict[str, Any]]] = {
     "multi": (MultiObjectiveHead, {}),
     "gpm": (GPMHead, {}),
 }
+#: the default candidate representation (docs/reward.md, "Real data")
+DEFAULT_INPUTS = "packed"
 HEAD_CLASSES: dict[str, type[FeatureHead]] = {
     cls.name: cls for cls in (BradleyTerryHead, EnsembleHead, MultiObjectiveHead, GPMHead)
 }
 
 
 def _accepted(cls: type) -> set[str]:
-    names: set[str] = set()
+    """The keyword options a head class takes (its and its bases' keyword-only parameters, plus
+    the shared :class:`~prefkit.reward._train.TrainOptions` where it declares them)."""
+    names: set[str] = set(TrainOptions.names()) if getattr(cls, "train_options", False) else set()
     for klass in cls.__mro__:
         init = klass.__dict__.get("__init__")
         if init is not None:
@@ -116,14 +125,26 @@ class RewardModel:
         encoder: any object with ``id``, ``dim`` and ``encode(texts)``; default: the bundled
             all-MiniLM-L6-v2 behind the on-disk cache.
         head: a head name or a :class:`~prefkit.reward.base.FeatureHead`.
+        inputs: the candidate representation — ``"packed"`` (default), ``"relevance"`` or
+            ``"packed+relevance"`` (module docstring; :mod:`prefkit.encode.relevance`).
         **options: the head's options (``hidden``, ``epochs``, ``margin``, ``label_smoothing``,
             ``center``, ``ties``, ``members``, ``aggregation``, ``k`` …).
     """
 
     def __init__(
-        self, encoder: Encoder | None = None, head: str | FeatureHead = "linear", **options: Any
+        self,
+        encoder: Encoder | None = None,
+        head: str | FeatureHead = "linear",
+        *,
+        inputs: str = DEFAULT_INPUTS,
+        **options: Any,
     ) -> None:
+        if inputs not in INPUTS:
+            raise DataError(
+                f"unknown inputs {inputs!r} (expected one of {', '.join(INPUTS)})", field="inputs"
+            )
         self.encoder = encoder
+        self.inputs = inputs
         self.head_spec = head if isinstance(head, str) else head.name
         self.head = make_head(head, **options)
 
@@ -134,8 +155,8 @@ class RewardModel:
         return self.encoder
 
     def encode_texts(self, prompts: list[Any], responses: list[str]) -> np.ndarray:
-        """Embeddings of responses in the context of their prompts (cached)."""
-        return encode_candidates(self._encoder(), prompts, responses)
+        """φ(prompt, response) per candidate under ``inputs`` (encodings are cached)."""
+        return candidate_features(self._encoder(), prompts, responses, self.inputs)
 
     def _prompt_vectors(self, prompts: list[Any]) -> np.ndarray | None:
         if not self.head.needs_prompt or all(p is None for p in prompts):
@@ -258,6 +279,7 @@ class RewardModel:
             "type": "RewardModel",
             "format": 2,
             "head": self.head_spec,
+            "inputs": self.inputs,
             "head_config": self.head.config(),
             "encoder": self._encoder_config(),
         }
@@ -298,6 +320,10 @@ class RewardModel:
             head = head_cls.restore(head_config, state)
         except (KeyError, RuntimeError, TypeError) as err:
             raise ModelFileError(f"{path}: head weights do not match the config ({err})") from None
-        model = cls(encoder, head)
+        # files written before ``inputs`` existed used packed texts
+        inputs = config.get("inputs", "packed")
+        if inputs not in INPUTS:
+            raise ModelFileError(f"{path}: unknown inputs {inputs!r}")
+        model = cls(encoder, head, inputs=inputs)
         model.head_spec = config.get("head", head.name)
         return model
