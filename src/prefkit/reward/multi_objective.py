@@ -48,7 +48,7 @@ from torch import nn
 
 from prefkit.data.schema import PreferenceDataset
 from prefkit.errors import DataError
-from prefkit.reward._train import PairFeatures, adam_fit, pick
+from prefkit.reward._train import PairFeatures, TrainOptions, pick
 from prefkit.reward.base import FeatureHead
 
 
@@ -109,7 +109,8 @@ class MultiObjectiveHead(FeatureHead):
     Args:
         attributes: names of the rating attributes, in order (set from the data when ``None``).
         alpha: ridge penalty of stage 1; hidden, layers: gate MLP (``hidden=0``: linear gate);
-        temperature: T; other arguments: Adam settings of stage 2.
+        temperature: T; **options: the Adam settings of stage 2
+            (:class:`~prefkit.reward._train.TrainOptions`; ``lr`` defaults to 0.01 here).
         debias: name of a verbosity attribute (e.g. ``"length"``) to decorrelate the other
             objectives from (module docstring); it is added to ``attributes`` if missing.
         debias_target: κ, the Spearman correlation with the verbosity attribute that each
@@ -120,6 +121,7 @@ class MultiObjectiveHead(FeatureHead):
 
     name: ClassVar[str] = "multi"
     needs_prompt: ClassVar[bool] = True
+    train_options: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -129,16 +131,12 @@ class MultiObjectiveHead(FeatureHead):
         hidden: int = 64,
         layers: int = 1,
         temperature: float = 1.0,
-        epochs: int = 300,
-        batch_size: int | None = None,
-        lr: float = 0.01,
-        weight_decay: float = 1e-4,
-        seed: int = 0,
         debias: str | None = None,
         debias_target: float = 0.03,
         prompt_dim: int | None = None,
-        **extra: Any,
+        **options: Any,
     ) -> None:
+        train, _ = TrainOptions.split({"lr": 0.01, **options})  # the gate trains at lr 0.01
         if debias is not None and (not isinstance(debias, str) or not debias):
             raise DataError("debias must name a verbosity attribute", field="debias")
         if not -1.0 < float(debias_target) < 1.0:
@@ -153,11 +151,7 @@ class MultiObjectiveHead(FeatureHead):
             hidden=hidden,
             layers=layers,
             temperature=temperature,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            weight_decay=weight_decay,
-            seed=seed,
+            **train,
             **({"debias": debias, "debias_target": float(debias_target)} if debias else {}),
             **({"prompt_dim": int(prompt_dim)} if prompt_dim else {}),
         )
@@ -290,16 +284,8 @@ class MultiObjectiveHead(FeatureHead):
             return (per * w).sum() / w.sum().clamp_min(1e-12)
 
         params = [*self.module_.gate.parameters(), self.module_.logit_scale]
-        self.loss_curve_ = adam_fit(
-            params,
-            loss_fn,
-            len(feats),
-            epochs=p["epochs"],
-            batch_size=p["batch_size"],
-            lr=p["lr"],
-            weight_decay=p["weight_decay"],
-            seed=p["seed"],
-            work=2.0 * len(feats) * feats.dim * max(p["hidden"], 1),
+        self.loss_curve_ = TrainOptions.of(p).fit(
+            params, loss_fn, len(feats), work=2.0 * len(feats) * feats.dim * max(p["hidden"], 1)
         )
         self.module_.eval()
         return self
