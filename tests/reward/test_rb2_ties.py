@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from reward_helpers import LengthScorer, ProbaOnly
 
 from prefkit import PreferenceDataset
 from prefkit.errors import DataError
@@ -69,25 +70,6 @@ def test_ties_score_without_pairs_and_bad_input():
             _score(bad)
     with pytest.raises(DataError):
         ties_score([[1.0]], [[0.0]], ["ref"], [])
-
-
-class LengthScorer:
-    """Reward = length of the text."""
-
-    def score(self, ds):
-        return (
-            np.array([len(t) for t in ds.column("a_text")], dtype=float),
-            np.array([len(t) for t in ds.column("b_text")], dtype=float),
-        )
-
-
-class ProbaOnly:
-    def score(self, ds):
-        raise NotImplementedError
-
-    def predict_proba(self, ds):
-        ra, rb = LengthScorer().score(ds)
-        return (ra > rb).astype(float)
 
 
 def _texts(good, bad):

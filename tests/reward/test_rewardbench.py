@@ -2,33 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
+from reward_helpers import LengthScorer, ProbaOnly
 
 from prefkit import PreferenceDataset
 from prefkit.errors import DataError
 from prefkit.reward.rewardbench import EXAMPLE_COUNTS, SUBSET_MAPPING, best_of_n, rewardbench_v1
-
-
-class LengthScorer:
-    """Reward = length of the text (a scalar scorer with ``score``)."""
-
-    def score(self, ds):
-        return (
-            np.array([len(t) for t in ds.column("a_text")], dtype=float),
-            np.array([len(t) for t in ds.column("b_text")], dtype=float),
-        )
-
-
-class ProbaOnly:
-    """No scalar reward: P(a ≻ b) from lengths (like the general preference model)."""
-
-    def score(self, ds):
-        raise NotImplementedError
-
-    def predict_proba(self, ds):
-        ra, rb = LengthScorer().score(ds)
-        return np.where(ra > rb, 0.9, np.where(ra < rb, 0.1, 0.5))
 
 
 def _record(subset, chosen, rejected, chosen_first=True):

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from prefkit.align.pairs import collate_sequences, encode_prompt, encode_response
+from prefkit.align.pairs import collate_sequences, encode_prompt, encode_response, pair_rows
 from prefkit.errors import DataError
 
 
@@ -117,27 +117,13 @@ def _from_ranking(dataset: Any) -> TextLists:
 
 
 def _from_pairs(dataset: Any) -> TextLists:
-    for col in ("a_text", "b_text"):
-        if not dataset.has(col):
-            raise DataError("alignment needs response texts", source=dataset.name, field=col)
-    a, b = dataset.column("a_text"), dataset.column("b_text")
-    prompts = dataset.column("prompt") if dataset.has("prompt") else np.full(len(dataset), "")
-    p_a = dataset.outcomes()
-    weights = np.asarray(dataset.weights(), dtype=float)
     groups: dict[str, dict[str, float]] = {}
     group_w: dict[str, list[float]] = {}
-    for i in range(len(dataset)):
-        if a[i] is None or b[i] is None:
-            raise DataError("missing response text", source=dataset.name, row=i,
-                            field="a_text" if a[i] is None else "b_text")
-        p = float(p_a[i])
-        if np.isnan(p):
-            raise DataError("no outcome (winner or p_a)", source=dataset.name, row=i)
-        prompt = "" if prompts[i] is None else str(prompts[i])
+    for prompt, a, b, p, weight in pair_rows(dataset):
         score = groups.setdefault(prompt, {})
-        score[str(a[i])] = score.get(str(a[i]), 0.0) + (2 * p - 1)
-        score[str(b[i])] = score.get(str(b[i]), 0.0) + (1 - 2 * p)
-        group_w.setdefault(prompt, []).append(weights[i])
+        score[a] = score.get(a, 0.0) + (2 * p - 1)
+        score[b] = score.get(b, 0.0) + (1 - 2 * p)
+        group_w.setdefault(prompt, []).append(weight)
     out = TextLists([], [], [], np.zeros(0))
     ws = []
     for prompt, score in groups.items():

@@ -16,6 +16,7 @@ of concatenated sequences whose ``position_ids`` restart at 0 for each (see
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,13 +40,11 @@ class TextPairs:
         return len(self.prompts)
 
 
-def text_pairs(dataset: Any, *, keep_ties: bool = False) -> TextPairs:
-    """Chosen/rejected texts of a pairwise dataset (rankings are broken into pairs first)."""
-    if dataset.kind == "ranking":
-        dataset = dataset.to_pairs()
-    if dataset.kind != "pairwise":
-        raise DataError(f"alignment needs pairwise data, this dataset is {dataset.kind}",
-                        source=dataset.name)
+def pair_rows(dataset: Any) -> Iterator[tuple[str, str, str, float, float]]:
+    """(prompt, a_text, b_text, P(a ≻ b), weight) of each record of a pairwise dataset, checked.
+
+    A missing text or outcome is a :class:`~prefkit.errors.DataError` naming the row.
+    """
     for col in ("a_text", "b_text"):
         if not dataset.has(col):
             raise DataError("alignment needs response texts", source=dataset.name, field=col)
@@ -54,8 +53,6 @@ def text_pairs(dataset: Any, *, keep_ties: bool = False) -> TextPairs:
     prompts = dataset.column("prompt") if dataset.has("prompt") else np.full(len(dataset), "")
     p_a = dataset.outcomes()
     weights = np.asarray(dataset.weights(), dtype=float)
-    out = TextPairs([], [], [], np.zeros(0), np.zeros(0))
-    ps, ws = [], []
     for i in range(len(dataset)):
         if a[i] is None or b[i] is None:
             raise DataError("missing response text", source=dataset.name, row=i,
@@ -63,14 +60,28 @@ def text_pairs(dataset: Any, *, keep_ties: bool = False) -> TextPairs:
         p = float(p_a[i])
         if np.isnan(p):
             raise DataError("no outcome (winner or p_a)", source=dataset.name, row=i)
+        prompt = "" if prompts[i] is None else str(prompts[i])
+        yield prompt, str(a[i]), str(b[i]), p, float(weights[i])
+
+
+def text_pairs(dataset: Any, *, keep_ties: bool = False) -> TextPairs:
+    """Chosen/rejected texts of a pairwise dataset (rankings are broken into pairs first)."""
+    if dataset.kind == "ranking":
+        dataset = dataset.to_pairs()
+    if dataset.kind != "pairwise":
+        raise DataError(f"alignment needs pairwise data, this dataset is {dataset.kind}",
+                        source=dataset.name)
+    out = TextPairs([], [], [], np.zeros(0), np.zeros(0))
+    ps, ws = [], []
+    for prompt, a, b, p, weight in pair_rows(dataset):
         if p == 0.5 and not keep_ties:
             continue
         first = p >= 0.5
-        out.prompts.append("" if prompts[i] is None else str(prompts[i]))
-        out.chosen.append(str(a[i] if first else b[i]))
-        out.rejected.append(str(b[i] if first else a[i]))
+        out.prompts.append(prompt)
+        out.chosen.append(a if first else b)
+        out.rejected.append(b if first else a)
         ps.append(p if first else 1.0 - p)
-        ws.append(weights[i])
+        ws.append(weight)
     if not out.prompts:
         raise DataError("no usable preference pairs (all ties?)", source=dataset.name)
     out.p, out.weights = np.asarray(ps), np.asarray(ws)
