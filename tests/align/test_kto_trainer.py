@@ -78,3 +78,26 @@ def test_kto_trains_with_initial_policy_as_kl_reference(tiny) -> None:
                                                        model.parameters(), strict=True))
     with pytest.raises(ValueError, match="batch_size ≥ 2"):
         AlignTrainer(model, tok, AlignConfig(loss="kto", batch_size=1))
+
+
+def test_evaluation_uses_the_same_mismatched_z0_as_training(tiny) -> None:
+    from prefkit.align.diagnostics import evaluate_policy
+
+    model, tok = tiny
+    policy = _noisy(model, 0.01, seed=1)
+    reference = _noisy(model, 0.2, seed=2)
+    data = synthetic_preferences(4, seed=5)
+    trainer = AlignTrainer(policy, tok, AlignConfig(loss="kto", beta=0.1, batch_size=4),
+                           reference_model=reference)
+    pairs = trainer.prepare(data)
+    index = np.arange(len(pairs))
+    ref_c, ref_r = trainer.reference_logps(pairs)
+    with torch.no_grad():
+        loss, _ = trainer.batch_loss(pairs, index, ref_c, ref_r)
+    z0 = float(trainer.kto_reference_point(pairs, index)[1])
+    assert z0 > 0.5  # the z0 matters: a zero reference point would give another loss
+    result = evaluate_policy(policy, tok, data, reference_model=reference, loss="kto", beta=0.1)
+    assert result["loss"] == pytest.approx(float(loss), abs=1e-5)
+    plain = evaluate_policy(policy, tok, data, reference_model=reference, loss="kto", beta=0.1,
+                            loss_params={"z0": 0.0})
+    assert abs(plain["loss"] - result["loss"]) > 1e-3

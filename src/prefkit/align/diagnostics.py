@@ -35,7 +35,13 @@ import numpy as np
 import torch
 
 from prefkit.align.losses import get_loss
-from prefkit.align.pairs import TokenPairs, pair_logps, text_pairs, tokenize_pairs
+from prefkit.align.pairs import (
+    TokenPairs,
+    mismatched_pairs,
+    pair_logps,
+    text_pairs,
+    tokenize_pairs,
+)
 
 
 def implicit_reward_accuracy(
@@ -216,8 +222,17 @@ def evaluate_policy(
         )
     elif spec.needs_reference:
         raise ValueError(f"loss {loss!r} needs a reference model to evaluate")
+    params = dict(loss_params or {})
+    if spec.name == "kto" and reference_model is not None and "z0" not in params:
+        # KTO's reference point over the whole evaluation set, from mismatched pairs
+        mis = mismatched_pairs(pairs)
+        kl_pol = pair_logps(model, mis, pad_id=pad, batch_size=batch_size)
+        kl_ref = pair_logps(reference_model, mis, pad_id=pad, batch_size=batch_size)
+        diff = torch.cat([kl_pol["chosen"] - kl_ref["chosen"],
+                          kl_pol["rejected"] - kl_ref["rejected"]]).double()
+        params["z0"] = diff.mean().clamp(min=0)
     with torch.no_grad():
-        out = spec(beta=beta, **(loss_params or {}), **inputs)
+        out = spec(beta=beta, **params, **inputs)
     if reference_model is not None:
         acc = implicit_reward_accuracy(inputs["policy_chosen_logps"],
                                        inputs["policy_rejected_logps"],

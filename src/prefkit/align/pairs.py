@@ -291,6 +291,20 @@ def sequence_logps(
     return logps, lengths
 
 
+def mismatched_pairs(pairs: TokenPairs) -> TokenPairs:
+    """KTO's mismatched (x_j, y_{j−1}) examples of ``pairs`` as a :class:`TokenPairs`.
+
+    The 2N examples are ordered [chosen_0 … chosen_{N−1}, rejected_0 … rejected_{N−1}] and each
+    prompt meets the previous example's response, cyclically (Ethayarajh et al. 2024, §4.2; the
+    rotation of :meth:`AlignTrainer.kto_reference_point`): "chosen" slot i holds (x_i, y_{i−1}),
+    "rejected" slot i holds (x_i, y_{N+i−1}).
+    """
+    responses = list(pairs.chosen_ids) + list(pairs.rejected_ids)
+    rotated = responses[-1:] + responses[:-1]
+    n = len(pairs)
+    return TokenPairs(list(pairs.prompt_ids), rotated[:n], rotated[n:], pairs.p, pairs.weights)
+
+
 @torch.no_grad()
 def pair_logps(
     model: Any,
