@@ -332,3 +332,26 @@ def test_multi_objective_gate_follows_the_prompt():
     z = head.attribute_rewards(x_pad := np.c_[x, np.zeros((n_resp, 2))])
     assert np.corrcoef(z[:, 0], attrs[:, 0])[0, 1] > 0.99
     assert x_pad.shape[1] == dim + 2
+
+
+def test_length_debias_computes_response_lengths_when_the_data_lack_them():
+    from prefkit.reward.multi_objective import add_length_columns
+
+    rng = np.random.default_rng(1)
+    n_resp, dim = 40, 6
+    texts = [" ".join([f"y{k}"] + ["word"] * int(rng.integers(0, 30))) for k in range(n_resp)]
+    x = rng.normal(size=(n_resp, dim))
+    enc = TableEncoder({**dict(zip(texts, x, strict=True)), "p": np.ones(dim)})
+    helpful = x[:, 0] + 0.05 * np.array([len(t) for t in texts])  # confounded with length
+    a = rng.integers(0, n_resp, 600)
+    b = (a + rng.integers(1, n_resp, 600)) % n_resp
+    rows = [{"prompt": "p", "a_text": texts[i], "b_text": texts[j],
+             "winner": "a" if x[i, 0] > x[j, 0] else "b",
+             "a_helpful": helpful[i], "b_helpful": helpful[j]} for i, j in zip(a, b, strict=True)]
+    ds = PreferenceDataset.from_records(rows)
+    opts = {"debias": "length", "hidden": 0, "epochs": 50}
+    auto = RewardModel(enc, "multi", **opts).fit(ds)
+    given = RewardModel(enc, "multi", **opts).fit(add_length_columns(ds))
+    assert auto.head.params["attributes"] == given.head.params["attributes"] == [
+        "helpful", "length"]
+    np.testing.assert_array_equal(auto.predict_proba(ds), given.predict_proba(ds))

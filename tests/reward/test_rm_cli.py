@@ -59,6 +59,26 @@ def test_rm_commands(tmp_path, pairs_file):
                               "--head", "forest"])
     assert bad.exit_code == 2 and "forest" in bad.output
     assert not (tmp_path / "x").exists()
+    bad = runner.invoke(app, ["rm", "train", str(pairs_file), "--out", str(tmp_path / "x"),
+                              "--debias", "length"])
+    assert bad.exit_code == 2 and "multi" in bad.output
+    assert not (tmp_path / "x").exists()
+
+
+def test_rm_multi_with_length_debias(tmp_path, pairs_file):
+    rows = [json.loads(line) for line in pairs_file.read_text().splitlines()]
+    for row in rows:
+        row["a_correct"] = float(row["a_text"] in GOOD)
+        row["b_correct"] = float(row["b_text"] in GOOD)
+    data = tmp_path / "rated.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    model = tmp_path / "multi"
+    done = CliRunner().invoke(app, ["rm", "train", str(data), "--out", str(model), "--head",
+                                    "multi", "--debias", "length", "--epochs", "50"])
+    assert done.exit_code == 0, done.output
+    config = json.loads((model / "config.json").read_text())
+    assert config["head_config"]["params"]["attributes"] == ["correct", "length"]
+    assert config["head_config"]["params"]["debias"] == "length"
 
 
 def test_rm_ensemble_ties_and_gpm(tmp_path, pairs_file):

@@ -87,6 +87,11 @@ def train(
     max_length: Annotated[int, typer.Option(help="Fine-tune: tokens per text.")] = 256,
     lora: Annotated[bool, typer.Option("--lora", help="Fine-tune LoRA adapters.")] = False,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    debias: Annotated[
+        str | None,
+        typer.Option(help="multi: decorrelate objectives from this verbosity attribute "
+                     "('length' = response length, computed when the data lack it)."),
+    ] = None,
     fmt: FormatOption = "auto",
 ) -> None:
     """Train a reward model on DATA and save it to --out."""
@@ -120,6 +125,10 @@ def train(
             opts.update(members=members, aggregation=aggregation)
         if head == "gpm":
             opts.update(k=k, label_smoothing=label_smoothing)
+        if debias is not None:
+            if head != "multi":
+                raise DataError("--debias applies to the multi head", field="--debias")
+            opts.update(debias=debias)
         with about(data):
             model = RewardModel(_encoder(encoder), head, inputs=inputs, **opts).fit(ds)
         what = f"{head} head"

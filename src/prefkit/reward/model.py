@@ -108,6 +108,11 @@ def candidate_columns(ds: PreferenceDataset) -> tuple[list[Any], list[str], list
     return prompts, sides[0], sides[1]
 
 
+def _lengths(texts: Any) -> np.ndarray:
+    """Character lengths of responses: ArmoRM's verbosity signal for ``debias="length"``."""
+    return np.array([np.nan if t is None else float(len(str(t))) for t in texts])
+
+
 def attribute_columns(ds: PreferenceDataset) -> list[str]:
     """Names ``x`` with numeric ``a_x`` and ``b_x`` columns (per-side rating attributes)."""
     schema = ds.table.schema
@@ -188,7 +193,15 @@ class RewardModel:
                     for name in wanted
                     if f"a_{name}" in ds.columns and f"b_{name}" in ds.columns
                 }
+                if self._length_debias and "length" not in feats.attributes:
+                    feats.attributes["length"] = (_lengths(ta), _lengths(tb))
         return feats
+
+    @property
+    def _length_debias(self) -> bool:
+        """The multi head de-biases against response length that the data need not carry."""
+        return isinstance(self.head, MultiObjectiveHead) and self.head.params.get(
+            "debias") == "length"
 
     # ------------------------------------------------------------------ contract
     def fit(self, ds: PreferenceDataset, pairs: PreferenceDataset | None = None) -> RewardModel:
@@ -220,6 +233,8 @@ class RewardModel:
         for i, m in enumerate(maps):
             for k, v in m or []:
                 scores[k][i] = np.nan if v is None else float(v)
+        if self._length_debias and "length" not in scores:
+            scores["length"] = _lengths(texts)
         assert isinstance(self.head, MultiObjectiveHead)
         self.head.fit_attributes(x, scores)
 
