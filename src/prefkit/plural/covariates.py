@@ -105,6 +105,42 @@ def design(frame: pd.DataFrame, spec: list[dict[str, Any]]) -> tuple[np.ndarray,
     return X, names
 
 
+#: ridge values tried by ``l2="cv"``
+L2_GRID = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+
+
+def _eta_of(params: np.ndarray, D: Any, X: np.ndarray) -> np.ndarray:
+    n, q = D.shape[1], X.shape[1]
+    theta, B = params[:n], params[n:].reshape(n, q)
+    return D @ theta + ((D @ B) * X).sum(axis=1)
+
+
+def _log_likelihood(params: np.ndarray, D: Any, X: np.ndarray, wa: np.ndarray,
+                    wb: np.ndarray) -> float:
+    eta = _eta_of(params, D, X)
+    return float((wa * log_sigmoid(eta) + wb * log_sigmoid(-eta)).sum())
+
+
+def _solve(D: Any, X: np.ndarray, wa: np.ndarray, wb: np.ndarray, lam: float, eps: float,
+           max_iter: int) -> Any:
+    """Penalized maximum likelihood (module docstring) by L-BFGS with the analytic gradient."""
+    n, q = D.shape[1], X.shape[1]
+
+    def fun(params: np.ndarray) -> tuple[float, np.ndarray]:
+        theta, B = params[:n], params[n:].reshape(n, q)
+        eta = D @ theta + ((D @ B) * X).sum(axis=1)
+        ll = wa * log_sigmoid(eta) + wb * log_sigmoid(-eta)
+        s = expit(eta)
+        g = wa * (1.0 - s) - wb * s
+        f = -ll.sum() + 0.5 * lam * (B * B).sum() + 0.5 * eps * theta @ theta
+        grad_t = -(D.T @ g) + eps * theta
+        grad_b = -(D.T @ (g[:, None] * X)) + lam * B
+        return float(f), np.concatenate([grad_t, np.asarray(grad_b).ravel()])
+
+    return minimize(fun, np.zeros(n * (1 + q)), jac=True, method="L-BFGS-B",
+                    options={"maxiter": max_iter, "gtol": 1e-8})
+
+
 @register
 class CovariateBradleyTerry:
     """Bradley–Terry whose item strengths depend linearly on user covariates.
@@ -112,7 +148,10 @@ class CovariateBradleyTerry:
     Args:
         covariates: person-level columns to use; ``None`` finds them (columns other than the
             standard ones that are constant within each user); ``[]`` is plain Bradley–Terry.
-        l2: ridge λ on the covariate effects B.
+        l2: ridge λ on the covariate effects B, or ``"cv"``: the value of :data:`L2_GRID` with
+            the best held-out log-likelihood over ``cv_folds`` folds of people (``l2_`` and
+            ``cv_log_likelihood_`` after fitting).
+        cv_folds: folds for ``l2="cv"``.
         theta_l2: tiny ridge ε on θ (identifiability only).
         max_iter: L-BFGS iteration cap.
     """
@@ -121,12 +160,14 @@ class CovariateBradleyTerry:
         self,
         covariates: list[str] | None = None,
         *,
-        l2: float = 1.0,
+        l2: float | str = "cv",
         theta_l2: float = 1e-4,
         max_iter: int = 500,
+        cv_folds: int = 5,
     ) -> None:
         self.covariates = None if covariates is None else list(covariates)
         self.l2 = l2
+        self.cv_folds = int(cv_folds)
         self.theta_l2 = theta_l2
         self.max_iter = max_iter
 
@@ -136,6 +177,7 @@ class CovariateBradleyTerry:
             "l2": self.l2,
             "theta_l2": self.theta_l2,
             "max_iter": self.max_iter,
+            "cv_folds": self.cv_folds,
         }
 
     def __repr__(self) -> str:
@@ -163,21 +205,8 @@ class CovariateBradleyTerry:
         D = sparse.csr_matrix(
             (np.r_[np.ones(N), -np.ones(N)], (rows, np.r_[rec.ia, rec.ib])), shape=(N, n)
         )
-        lam, eps = float(self.l2), float(self.theta_l2)
-
-        def fun(params: np.ndarray) -> tuple[float, np.ndarray]:
-            theta, B = params[:n], params[n:].reshape(n, q)
-            eta = D @ theta + ((D @ B) * X).sum(axis=1)
-            ll = wa * log_sigmoid(eta) + wb * log_sigmoid(-eta)
-            s = expit(eta)
-            g = wa * (1.0 - s) - wb * s
-            f = -ll.sum() + 0.5 * lam * (B * B).sum() + 0.5 * eps * theta @ theta
-            grad_t = -(D.T @ g) + eps * theta
-            grad_b = -(D.T @ (g[:, None] * X)) + lam * B
-            return float(f), np.concatenate([grad_t, np.asarray(grad_b).ravel()])
-
-        res = minimize(fun, np.zeros(n * (1 + q)), jac=True, method="L-BFGS-B",
-                       options={"maxiter": int(self.max_iter), "gtol": 1e-8})
+        lam = self._choose_l2(D, X, wa, wb, user_labels(dataset))
+        res = _solve(D, X, wa, wb, lam, float(self.theta_l2), int(self.max_iter))
         theta, B = res.x[:n], res.x[n:].reshape(n, q)
         shift = theta.mean()
         self.items_ = list(rec.items)
@@ -186,14 +215,49 @@ class CovariateBradleyTerry:
         self.covariate_spec_ = spec
         self.covariate_names_ = xnames
         self.users_ = sorted(set(user_labels(dataset)))
-        eta = D @ self.ratings_ + ((D @ self.coef_) * X).sum(axis=1)
-        self.log_likelihood_ = float((wa * log_sigmoid(eta) + wb * log_sigmoid(-eta)).sum())
+        self.log_likelihood_ = _log_likelihood(
+            np.r_[self.ratings_, self.coef_.ravel()], D, X, wa, wb)
         self.n_obs_ = float((wa + wb).sum())
         self.converged_ = bool(res.success)
         p = self.n_parameters
         self.aic_ = -2.0 * self.log_likelihood_ + 2.0 * p
         self.bic_ = -2.0 * self.log_likelihood_ + p * np.log(max(self.n_obs_, 2.0))
         return self
+
+    def _choose_l2(self, D: Any, X: np.ndarray, wa: np.ndarray, wb: np.ndarray,
+                   users: np.ndarray) -> float:
+        """λ itself, or for ``l2="cv"`` the grid value with the best held-out log-likelihood
+        over ``cv_folds`` folds of *people* (a held-out person is predicted from covariates)."""
+        if self.l2 != "cv":
+            try:
+                lam = float(self.l2)
+            except (TypeError, ValueError):
+                lam = float("nan")
+            if not lam >= 0:
+                raise DataError(f"l2 must be ≥ 0 or 'cv', got {self.l2!r}", field="l2")
+            self.l2_ = lam
+            return lam
+        if X.shape[1] == 0:
+            self.l2_, self.cv_log_likelihood_ = 0.0, {}
+            return 0.0
+        people, person = np.unique(users.astype(str), return_inverse=True)
+        folds = min(self.cv_folds, len(people))
+        if folds < 2:
+            raise DataError("l2='cv' needs records from at least 2 people", field="l2")
+        fold_of = np.random.default_rng(0).permutation(len(people)) % folds
+        record_fold = fold_of[person]
+        scores = {}
+        for lam in L2_GRID:
+            total = 0.0
+            for k in range(folds):
+                train, test = record_fold != k, record_fold == k
+                fit = _solve(D[train], X[train], wa[train], wb[train], lam,
+                             float(self.theta_l2), int(self.max_iter))
+                total += _log_likelihood(fit.x, D[test], X[test], wa[test], wb[test])
+            scores[lam] = total
+        self.cv_log_likelihood_ = scores
+        self.l2_ = max(scores, key=scores.get)
+        return self.l2_
 
     @property
     def n_parameters(self) -> int:
@@ -251,6 +315,7 @@ class CovariateBradleyTerry:
                 "converged": self.converged_,
                 "aic": self.aic_,
                 "bic": self.bic_,
+                "l2": self.l2_,
             },
         }
         write_model(directory, type(self).__name__, config,
@@ -277,6 +342,7 @@ class CovariateBradleyTerry:
             model.converged_ = sc["converged"]
             model.aic_ = sc["aic"]
             model.bic_ = sc["bic"]
+            model.l2_ = sc.get("l2", model.l2)
         except (KeyError, TypeError, ValueError) as err:
             raise ModelFileError(f"{directory}: malformed saved model ({err})") from None
         return model
