@@ -78,3 +78,46 @@ def test_missing_or_bad_stage_column_is_a_data_error(tiny: Any) -> None:
     bad = plain.with_column("stage", ["x", "y", "z", "w"])
     with pytest.raises(DataError, match="integers"):
         train_curriculum(model, tok, bad, _cfg())
+
+
+def _rated(n_prompts: int = 8) -> PreferenceDataset:
+    rng = np.random.default_rng(0)
+    rows = []
+    for rec in synthetic_records(n_prompts, seed=5):
+        good, bad = (rec["a_text"], rec["b_text"]) if rec["winner"] == "a" else (
+            rec["b_text"], rec["a_text"])
+        for text, score in ((good, 9.0), (bad, float(rng.integers(1, 8))), (bad + " no .", 0.0)):
+            rows.append({"prompt": rec["prompt"], "text": text, "scores": {"overall": score}})
+    return PreferenceDataset.from_records(rows, kind="rating")
+
+
+def test_cli_curriculum_trains_stages_and_leaves_an_evaluable_run(tiny_dir: Path,
+                                                                  tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from prefkit.cli.align import align_app
+
+    rated = tmp_path / "rated.jsonl"
+    _rated().write(str(rated))
+    out = tmp_path / "curry"
+    runner = CliRunner()
+    res = runner.invoke(align_app, ["train", str(rated), "--base", str(tiny_dir), "--out",
+                                    str(out), "--curriculum", "2", "--max-steps", "2",
+                                    "--batch-size", "4", "--lr", "2e-3", "--json"])
+    assert res.exit_code == 0, res.output
+    stages = json.loads(res.stdout)["stages"]
+    assert [s["stage"] for s in stages] == [0, 1] and [s["pairs"] for s in stages] == [8, 8]
+    assert all(abs(s["first_loss"] - math.log(2)) < 1e-5 for s in stages)
+    assert (out / "stages" / "stage-1" / "policy").is_dir()
+    pairs = tmp_path / "pairs.jsonl"
+    curriculum_pairs(_rated()).write(str(pairs))
+    res = runner.invoke(align_app, ["eval", str(out), str(pairs), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["n"] == 16
+    plain = tmp_path / "plain.jsonl"
+    PreferenceDataset.from_records(synthetic_records(4), kind="pairwise").write(str(plain))
+    res = runner.invoke(align_app, ["train", str(plain), "--base", str(tiny_dir), "--out",
+                                    str(tmp_path / "x"), "--curriculum", "2"])
+    assert res.exit_code == 2 and "stage" in res.output

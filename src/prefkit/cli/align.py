@@ -116,6 +116,10 @@ def train_command(
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue from OUT's checkpoint.")
     ] = False,
+    curriculum: Annotated[int | None, typer.Option(
+        "--curriculum", help="Curry-DPO: N stages, easy → hard, each anchored to the previous "
+        "stage's policy (rating data: best response vs each other one; pairwise data: its "
+        "'stage' column); --max-steps counts per stage.")] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     fmt: FormatOpt = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print the final step as JSON.")] = False,
@@ -139,6 +143,10 @@ def train_command(
     config = AlignConfig(loss=name, beta=beta, learning_rate=lr, max_steps=max_steps,
                          batch_size=batch_size, grad_accum=grad_accum, lora=lora, bf16=bf16,
                          nll_coef=nll_coef, save_every=save_every, seed=seed, packing=packing)
+    if curriculum is not None:
+        _train_curriculum(dataset, model, tokenizer, config, base_path, out, curriculum,
+                          resume=resume, data=data, as_json=as_json)
+        return
     trainer = AlignTrainer(model, tokenizer, config, base=base_path)
     with about(data):
         history = trainer.train(dataset, out_dir=out, resume=resume)
@@ -154,6 +162,44 @@ def train_command(
         loss_v, acc = last.get("loss", float("nan")), last.get("reward_accuracy", float("nan"))
         typer.echo(f"trained {trainer.step} steps ({name}); loss {loss_v:.4f}, "
                    f"reward accuracy {acc:.3f} → {out}")
+
+
+def _train_curriculum(dataset: Any, model: Any, tokenizer: Any, config: Any, base_path: str,
+                      out: Path, n_stages: int, *, resume: bool, data: Path,
+                      as_json: bool) -> None:
+    """Curry-DPO stages under OUT/stages/stage-s; the last stage's policy becomes OUT/policy."""
+    import shutil
+
+    from prefkit.align.curriculum_train import train_curriculum
+    from prefkit.align.losses.curriculum import curriculum_pairs
+    from prefkit.align.trainer import CONFIG_FILE, POLICY_DIR
+
+    if n_stages < 1:
+        raise typer.BadParameter("--curriculum must be ≥ 1", param_hint="--curriculum")
+    if resume:
+        raise typer.BadParameter("--resume does not apply to --curriculum runs",
+                                 param_hint="--resume")
+    with about(data):
+        if dataset.kind == "rating":
+            dataset = curriculum_pairs(dataset, n_stages=n_stages)
+        _, stages = train_curriculum(model, tokenizer, dataset, config, out_dir=out / "stages",
+                                     base=base_path)
+    last = stages[-1].out_dir
+    assert last is not None
+    for name in (POLICY_DIR, CONFIG_FILE):
+        target = out / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        (shutil.copytree if (last / name).is_dir() else shutil.copy2)(last / name, target)
+    summary = [{"stage": r.stage, "pairs": r.n_pairs, "first_loss": r.history[0]["loss"],
+                "last_loss": r.history[-1]["loss"]} for r in stages]
+    if as_json:
+        echo_json({"out": os.fspath(out), "stages": summary})
+    else:
+        for r in summary:
+            typer.echo(f"stage {r['stage']}: {r['pairs']} pairs, loss {r['first_loss']:.4f} → "
+                       f"{r['last_loss']:.4f}")
+        typer.echo(f"trained {len(summary)} curriculum stages → {out}")
 
 
 def _load_run(run: Path) -> tuple[Any, Any, Any, dict[str, Any]]:
