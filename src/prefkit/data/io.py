@@ -123,6 +123,22 @@ def head_bytes(path: str | os.PathLike[str], size: int = 65536) -> bytes:
             raise DataError(f"cannot read file ({err})", source=os.fspath(path)) from None
 
 
+def csv_delimiter(header_line: str, path: str | os.PathLike[str] = "") -> str:
+    """The delimiter of a CSV-like file: tab for ``.tsv`` names or a header with tabs, else the
+    more frequent of comma and semicolon in the header (comma on a tie: European-locale
+    spreadsheets export ``;``-separated CSV)."""
+    name = strip_compression(os.fspath(path).lower())
+    if name.endswith(".tsv") or "\t" in header_line:
+        return "\t"
+    return ";" if header_line.count(";") > header_line.count(",") else ","
+
+
+def head_line(path: str | os.PathLike[str]) -> str:
+    """The first line of a (possibly compressed) text file, BOM removed (for sniffing)."""
+    raw = head_bytes(path, 65536).split(b"\n", 1)[0]
+    return raw.decode("utf-8", errors="replace").lstrip("\ufeff").rstrip("\r")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[str]:
     """Yield a temporary path beside ``path``; rename it over ``path`` only on success.

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from prefkit.data.io import decode_text, head_bytes, read_bytes
+from prefkit.data.io import csv_delimiter, decode_text, head_bytes, read_bytes
 from prefkit.data.schema import PreferenceDataset, known_fields
 from prefkit.errors import DataError
 
@@ -119,8 +119,7 @@ def load_csv(path: str, *, sep: str | None = None, **kwargs: Any) -> pd.DataFram
     if not text.strip():
         raise DataError("empty file", source=path)
     if sep is None:
-        first = text.split("\n", 1)[0]
-        sep = "\t" if ("\t" in first or path.lower().rstrip(".gz").endswith(".tsv")) else ","
+        sep = csv_delimiter(text.split("\n", 1)[0], path)
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, **kwargs)
     except (pd.errors.ParserError, ValueError) as err:

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from prefkit.data.io import csv_delimiter, head_line
 from prefkit.data.readers._common import load_json_records
 from prefkit.data.readers.canonical import arrow_stream, read_json_fast
 from prefkit.data.readers.registry import Probe, register_reader
@@ -39,7 +40,7 @@ def _read_table(path: str) -> pa.Table:
                     return pacsv.read_csv(
                         stream,
                         parse_options=pacsv.ParseOptions(
-                            delimiter="\t" if ".tsv" in lower else ","
+                            delimiter=csv_delimiter(head_line(path), path)
                         ),
                         convert_options=pacsv.ConvertOptions(
                             column_types={c: pa.string() for c in REQUIRED_COLUMNS}

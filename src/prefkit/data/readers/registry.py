@@ -20,7 +20,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from prefkit.data.io import data_suffix, head_bytes
+from prefkit.data.io import csv_delimiter, data_suffix, head_bytes
 from prefkit.data.schema import PreferenceDataset
 from prefkit.errors import DataError, FormatDetectionError
 
@@ -72,7 +72,7 @@ class Probe:
         first = self.text.split("\n", 1)[0].strip("\r")
         if not first:
             return []
-        delimiter = "\t" if "\t" in first else ("," if "," in first else ";")
+        delimiter = csv_delimiter(first)
         try:
             row = next(csv.reader(io.StringIO(first), delimiter=delimiter))
         except (csv.Error, StopIteration):
