@@ -36,7 +36,7 @@ from prefkit.data.schema import (
     known_fields,
     records_to_table,
 )
-from prefkit.errors import DataError
+from prefkit.errors import DataError, FormatDetectionError
 
 CANONICAL_KEYS = {"a", "b", "a_text", "b_text", "winner", "p_a", "ranking", "scores"}
 _ARROW_COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".zstd": "zstd"}
@@ -331,7 +331,8 @@ def _sniff_parquet(probe: Probe) -> float:
 
 
 def read_parquet(path: str, kind: str | None = None) -> PreferenceDataset:
-    """Parquet with canonical column names (as written by ``PreferenceDataset.write``)."""
+    """Parquet: canonical columns (as ``PreferenceDataset.write`` writes them), or any layout
+    the JSON readers know (TRL, arena, HH-RLHF …), as Hugging Face datasets ship them."""
     import pyarrow.parquet as pq
 
     try:
@@ -345,13 +346,45 @@ def read_parquet(path: str, kind: str | None = None) -> PreferenceDataset:
         or (table.schema.metadata and (table.schema.metadata.get(b"prefkit.kind") or b"").decode())
         or None
     )
+    if kind is None and not _looks_canonical(set(table.column_names)):
+        return _read_rows_as_json_lines(table, path)
     return PreferenceDataset(table, kind or infer_kind(table.column_names), name=path)
+
+
+def _read_rows_as_json_lines(table: pa.Table, path: str) -> PreferenceDataset:
+    """Parquet in another tool's layout (a Hugging Face dataset's TRL, arena, HH-RLHF … columns):
+    its rows go through the same format sniffing and readers as JSON lines would."""
+    import tempfile
+    from pathlib import Path
+
+    from prefkit.data.readers.registry import read
+
+    with tempfile.TemporaryDirectory(prefix="prefkit-parquet-") as tmp:
+        lines = Path(tmp) / f"{Path(path).stem}.jsonl"
+        with open(lines, "w", encoding="utf-8") as fh:
+            for batch in table.to_batches(max_chunksize=8192):
+                for row in batch.to_pylist():
+                    fh.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+        try:
+            dataset = read(lines)
+        except FormatDetectionError:
+            columns = ", ".join(table.column_names[:12])
+            raise FormatDetectionError(
+                f"neither canonical columns nor a known layout (columns: {columns})", source=path
+            ) from None
+        except DataError as err:  # name the Parquet file and its row, not the temporary file
+            row = err.line - 1 if err.line is not None else err.row
+            raise DataError(err.reason, source=path, row=row, field=err.field) from None
+    dataset.metadata["format"] = f"parquet/{dataset.metadata.get('format')}"
+    dataset.metadata["path"] = path
+    dataset.name = Path(path).name
+    return dataset
 
 
 register_reader(
     "parquet",
     sniff=_sniff_parquet,
-    description="Parquet with canonical columns",
+    description="Parquet: canonical columns, or any layout the JSON readers know",
     suffixes=(".parquet",),
 )(read_parquet)
 
