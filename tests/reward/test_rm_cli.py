@@ -81,6 +81,26 @@ def test_rm_multi_with_length_debias(tmp_path, pairs_file):
     assert config["head_config"]["params"]["debias"] == "length"
 
 
+def test_rm_eval_by_subset_and_reliability_plot(tmp_path, pairs_file):
+    runner = CliRunner()
+    model = tmp_path / "rm"
+    done = runner.invoke(app, ["rm", "train", str(pairs_file), "--out", str(model),
+                               "--epochs", "50"])
+    assert done.exit_code == 0, done.output
+    plot = tmp_path / "reliability.png"
+    done = runner.invoke(app, ["rm", "eval", str(model), str(pairs_file), "--json", "--by",
+                               "subset", "--plot", str(plot)])
+    assert done.exit_code == 0, done.output
+    result = json.loads(done.stdout)
+    assert set(result["by"]) == {"llmbar-natural", "mt-bench-hard"}
+    assert sum(m["n"] for m in result["by"].values()) == result["n"] == 12
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    bad = runner.invoke(app, ["rm", "eval", str(model), str(pairs_file), "--by", "nope",
+                              "--plot", str(tmp_path / "no.png")])
+    assert bad.exit_code == 2 and "nope" in bad.output
+    assert not (tmp_path / "no.png").exists()
+
+
 def test_rm_ensemble_ties_and_gpm(tmp_path, pairs_file):
     runner = CliRunner()
     for head, extra in (("ensemble", ["--members", "3", "--ties"]), ("gpm", ["--k", "2"])):

@@ -19,13 +19,14 @@ import numpy as np
 
 from prefkit.choice.bradley_terry import BradleyTerry
 from prefkit.choice.davidson import Davidson
-from prefkit.choice.persist import atomic_write_bytes, atomic_write_text
+from prefkit.choice.persist import atomic_write_text
 from prefkit.choice.plackett_luce import PlackettLuce
 from prefkit.choice.rao_kupper import RaoKupper
 from prefkit.choice.scales import affine, parse_anchor
 from prefkit.choice.thurstone import Thurstone
 from prefkit.choice.uncertainty import bootstrap as run_bootstrap
 from prefkit.choice.uncertainty import rank_intervals, sandwich_intervals
+from prefkit.data.io import save_figure
 from prefkit.errors import DataError
 
 MODELS = ("bt", "thurstone", "davidson", "rao-kupper", "pl")
@@ -95,7 +96,7 @@ class Leaderboard:
         ax.set_title(f"{self.model}: ratings with {self.details.get('level', 0.95):.0%} intervals")
         fig.tight_layout()
         if path is not None:
-            _save_fig(fig, path)
+            save_figure(fig, path)
         return fig
 
     def plot_win_matrix(self, path: str | os.PathLike | None = None) -> Any:
@@ -120,7 +121,7 @@ class Leaderboard:
         ax.set_title("predicted win probability")
         fig.tight_layout()
         if path is not None:
-            _save_fig(fig, path)
+            save_figure(fig, path)
         return fig
 
     def write(self, directory: str | os.PathLike, plots: bool = True) -> list[Path]:
@@ -144,13 +145,6 @@ class Leaderboard:
                 plt.close(fig)
                 out.append(directory / name)
         return out
-
-
-def _save_fig(fig: Any, path: str | os.PathLike) -> None:
-    buf = io.BytesIO()
-    fmt = Path(path).suffix.lstrip(".") or "png"
-    fig.savefig(buf, format=fmt, dpi=120)
-    atomic_write_bytes(path, buf.getvalue())
 
 
 def make_model(

@@ -151,6 +151,10 @@ def evaluate_command(
         bool, typer.Option("--rewardbench", help="RewardBench-v1 sections by --subset column.")
     ] = False,
     subset: Annotated[str, typer.Option(help="Subset column for --rewardbench.")] = "subset",
+    by: Annotated[str | None, typer.Option(
+        "--by", help="Also report the metrics per value of this column (e.g. subset).")] = None,
+    plot: Annotated[Path | None, typer.Option(
+        "--plot", help="Write a reliability diagram (PNG/PDF/SVG by suffix).")] = None,
     fmt: FormatOption = "auto",
 ) -> None:
     """Accuracy, log-loss and ECE of a saved reward model on DATA."""
@@ -158,19 +162,36 @@ def evaluate_command(
 
     model = _load(model_dir)
     ds = _pairs(data, fmt)
+    if by is not None and not ds.has(by):
+        raise DataError(f"no column {by!r} to group by", source=str(data), field="--by")
+    keys = ("accuracy", "log_loss", "ece", "n")
     with about(data):
         if rewardbench:
             from prefkit.reward import rewardbench_v1
 
             result: dict[str, Any] = rewardbench_v1(model, ds, subset_column=subset)
         else:
-            metrics = evaluate(model, ds)
-            result = {k: metrics[k] for k in ("accuracy", "log_loss", "ece", "n")}
+            metrics = evaluate(model, ds, groups=by)
+            result = {k: metrics[k] for k in keys}
+            if by is not None:
+                result["by"] = {str(group): {k: m[k] for k in keys}
+                                for group, m in metrics["per_group"][by].items()}
+        if plot is not None:
+            from prefkit.evaluate import reliability_diagram
+
+            diagram = reliability_diagram(ds.outcomes(), model.predict_proba(ds),
+                                          sample_weight=ds.weights())  # the ECE reported above
+            diagram.plot(plot, title=model_dir.name)
     if as_json:
         sys.stdout.write(json.dumps(result) + "\n")
         return
     for key, value in result.items():
-        if isinstance(value, float):
+        if key == "by":
+            for group, metrics in value.items():
+                cells = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+                                  for k, v in metrics.items())
+                typer.echo(f"  {by}={group}: {cells}")
+        elif isinstance(value, float):
             typer.echo(f"{key:10s} {value:.4f}")
         else:
             typer.echo(f"{key:10s} {value}")

@@ -10,7 +10,7 @@ import tempfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from prefkit.errors import DataError
 
@@ -162,3 +162,10 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[str]:
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         fh.write(text)
+
+
+def save_figure(fig: Any, path: str | os.PathLike[str]) -> None:
+    """Save a matplotlib figure atomically (format from the suffix, PNG by default)."""
+    fmt = Path(path).suffix.lstrip(".") or "png"
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=fmt, dpi=120)

@@ -21,11 +21,13 @@ ECE of Guo et al. over the M/2 bins of [½, 1], up to predictions lying exactly 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from prefkit.data.io import save_figure
 from prefkit.errors import DataError
 from prefkit.evaluate._inputs import targets
 
@@ -53,6 +55,33 @@ class ReliabilityDiagram:
             "ece": self.ece,
             "mce": self.mce,
         }
+
+    def plot(self, path: str | os.PathLike[str] | None = None, *, title: str = "") -> Any:
+        """Observed frequency against mean prediction per bin (bars: the bins' weights), with
+        the diagonal of perfect calibration; saved atomically to ``path`` when given."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, (ax, bars) = plt.subplots(2, 1, figsize=(4.5, 5.5), sharex=True,
+                                       gridspec_kw={"height_ratios": [3, 1]})
+        filled = self.counts > 0
+        ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="perfect calibration")
+        ax.plot(self.mean_predicted[filled], self.observed[filled], "o-", label="model")
+        ax.set_ylabel("observed frequency of a ≻ b")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_title(f"{title + ': ' if title else ''}ECE {self.ece:.3f}, MCE {self.mce:.3f}")
+        ax.legend(loc="upper left")
+        centres = (self.edges[:-1] + self.edges[1:]) / 2
+        bars.bar(centres, self.counts, width=np.diff(self.edges) * 0.9, color="tab:blue")
+        bars.set_xlabel("predicted P(a ≻ b)")
+        bars.set_ylabel("records")
+        fig.tight_layout()
+        if path is not None:
+            save_figure(fig, path)
+        return fig
 
 
 def bin_edges(p: np.ndarray, n_bins: int, strategy: str) -> np.ndarray:
