@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import numpy as np
@@ -10,17 +9,8 @@ import pytest
 import torch
 
 from prefkit.align.losses import kto_pair_loss
-from prefkit.align.tiny import synthetic_preferences
+from prefkit.align.tiny import perturbed_copy, synthetic_preferences
 from prefkit.align.trainer import AlignConfig, AlignTrainer
-
-
-def _noisy(model: Any, scale: float, seed: int) -> Any:
-    other = copy.deepcopy(model)
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in other.parameters():
-            p.add_(scale * torch.randn(p.shape, generator=g))
-    return other
 
 
 def _logp(model: Any, prompt: list[int], response: list[int]) -> float:
@@ -35,8 +25,8 @@ def _logp(model: Any, prompt: list[int], response: list[int]) -> float:
 @pytest.mark.parametrize("packing", [False, True])
 def test_kto_z0_from_mismatched_pairs(tiny, packing: bool) -> None:
     model, tok = tiny
-    policy = _noisy(model, 0.01, seed=1)
-    reference = _noisy(model, 0.2, seed=2)  # a much worse reference: log-ratios are positive
+    policy = perturbed_copy(model, 0.01, seed=1)
+    reference = perturbed_copy(model, 0.2, seed=2)  # much worse: log-ratios are positive
     cfg = AlignConfig(loss="kto", beta=0.1, batch_size=4, packing=packing)
     trainer = AlignTrainer(policy, tok, cfg, reference_model=reference)
     pairs = trainer.prepare(synthetic_preferences(6, seed=3))
@@ -84,8 +74,8 @@ def test_evaluation_uses_the_same_mismatched_z0_as_training(tiny) -> None:
     from prefkit.align.diagnostics import evaluate_policy
 
     model, tok = tiny
-    policy = _noisy(model, 0.01, seed=1)
-    reference = _noisy(model, 0.2, seed=2)
+    policy = perturbed_copy(model, 0.01, seed=1)
+    reference = perturbed_copy(model, 0.2, seed=2)
     data = synthetic_preferences(4, seed=5)
     trainer = AlignTrainer(policy, tok, AlignConfig(loss="kto", beta=0.1, batch_size=4),
                            reference_model=reference)

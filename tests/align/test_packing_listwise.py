@@ -21,7 +21,7 @@ from prefkit.align.lists import (
     tokenize_lists,
 )
 from prefkit.align.pairs import collate, sequence_logps, text_pairs, tokenize_pairs
-from prefkit.align.tiny import synthetic_preferences, synthetic_records
+from prefkit.align.tiny import perturbed_copy, synthetic_preferences, synthetic_records
 from prefkit.align.trainer import REFERENCE_FILE, AlignConfig, AlignTrainer
 from prefkit.cli.align import align_app
 from prefkit.data import PreferenceDataset
@@ -114,20 +114,10 @@ def test_text_lists_from_rankings_and_grouped_pairs() -> None:
         text_lists(PreferenceDataset.from_records([{"item": "x", "scores": {"overall": 1.0}}]))
 
 
-def _perturbed(model: Any, seed: int = 0, scale: float = 0.02) -> Any:
-    """A copy of ``model`` with noisy weights (so that policy ≠ reference)."""
-    other = copy.deepcopy(model)
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in other.parameters():
-            p.add_(scale * torch.randn(p.shape, generator=g))
-    return other
-
-
 def test_plackett_luce_with_two_responses_is_dpo(tiny) -> None:
     """Through the trainer: PL over [chosen, rejected] lists = DPO on the same pairs."""
     model, tok = tiny
-    policy = _perturbed(model)
+    policy = perturbed_copy(model)
     recs = synthetic_records(6, seed=9)
     pair_ds = PreferenceDataset.from_records(recs)
     rank_ds = PreferenceDataset.from_records([

@@ -158,3 +158,17 @@ def build_tiny(out_dir: str | os.PathLike[str] | None = None, *, seed: int = 0,
         model.save_pretrained(os.fspath(out_dir))
         tokenizer.save_pretrained(os.fspath(out_dir))
     return model, tokenizer
+
+
+def perturbed_copy(model: Any, scale: float = 0.02, seed: int = 0) -> Any:
+    """A copy of ``model`` with N(0, scale²) noise added to every weight (a policy ≠ reference)."""
+    import copy
+
+    import torch
+
+    other = copy.deepcopy(model)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in other.parameters():
+            p.add_(scale * torch.randn(p.shape, generator=g))
+    return other
