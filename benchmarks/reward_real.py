@@ -8,11 +8,13 @@ HHH the prior set); plus a within-dataset split of LLMEval² by prompt.  Baselin
 logistic regression on packed-embedding differences (both orders of each pair).  Ties are dropped
 from training; accuracy excludes ties.
 
-The candidate representation (``inputs``: packed text, prompt–response relevance features, or
-both; :mod:`prefkit.encode.relevance`) is chosen on held-out *training* prompts (three 80/20
-splits of the training pairs by prompt), never on the test sets; the test tables then report every
-model's accuracy with a 95 % Wilson interval and an exact paired sign test (McNemar) against the
-baseline on the same records.
+The candidate representation (``inputs``: packed text, packed text + the encoder's prompt–response
+cosine, relevance features, or packed + relevance; :mod:`prefkit.encode.relevance`) is chosen on
+the *training* data only — leave-one-source-out transfer between its three sources, with 80/20
+splits by prompt for reference — never on the test sets; the test tables then report every model's
+accuracy with a 95 % Wilson interval and an exact paired sign test (McNemar) against the baseline
+on the same records.  LLMBar's processed FairEval set is reported beside the four as a set that
+played no part in any choice.
 
     .venv/bin/python benchmarks/reward_real.py               # heads: a few minutes (cached after)
     .venv/bin/python benchmarks/reward_real.py --finetune    # + fine-tuned MiniLM (~10 min, CPU)
@@ -64,11 +66,16 @@ def _text_pairs(ds: PreferenceDataset, subset: str | None = None) -> PreferenceD
     return ds
 
 
+def training_sources() -> dict[str, PreferenceDataset]:
+    return {
+        "LLMEval²": _text_pairs(_load("*LLMEval2_benchmark*")),
+        "PandaLM": _text_pairs(_load("*PandaLM*").aggregate_annotators("majority")),
+        "Tulu-1": _text_pairs(_load("*tulu_1*", ANNOTATORS).aggregate_annotators("majority")),
+    }
+
+
 def training_set() -> PreferenceDataset:
-    llmeval = _load("*LLMEval2_benchmark*")
-    pandalm = _load("*PandaLM*").aggregate_annotators("majority")
-    tulu = _load("*tulu_1*", ANNOTATORS).aggregate_annotators("majority")
-    return PreferenceDataset.concat([_text_pairs(d) for d in (llmeval, pandalm, tulu)])
+    return PreferenceDataset.concat(list(training_sources().values()))
 
 
 def test_sets() -> dict[str, PreferenceDataset]:
@@ -81,6 +88,11 @@ def test_sets() -> dict[str, PreferenceDataset]:
         "HHH": _text_pairs(_load("*hhh_alignment*"), "anthropic_hhh"),
         "MT-Bench human (LLMBar)": _text_pairs(_load("*Processed_MT-Bench*"), "mtbench_human"),
     }
+
+
+def extra_test_sets() -> dict[str, PreferenceDataset]:
+    """A set outside the issue's four, never looked at while choosing the default."""
+    return {"FairEval (LLMBar)": _text_pairs(_load("*Processed_FairEval*"), "faireval")}
 
 
 class Baseline:
@@ -149,26 +161,54 @@ def heuristics(encoder: Any, sets: dict[str, PreferenceDataset]) -> None:
         print(f"| {name} | {len(ds)} | {cells[0]:.3f} | {cells[1]:.3f} |")
 
 
+def _candidates(encoder: Any) -> dict[str, Any]:
+    """The models the default was chosen among: the baseline and a default-settings linear BT head
+    per candidate representation."""
+    models: dict[str, Any] = {
+        "baseline LR (packed)": Baseline(RewardModel(encoder, inputs="packed"))
+    }
+    for inputs in INPUTS:
+        models[f"linear BT, {inputs}"] = RewardModel(encoder, "linear", inputs=inputs)
+    return models
+
+
 def choose_inputs(
-    encoder: Any, train: PreferenceDataset, seeds: tuple[int, ...] = (0, 1, 2)
+    encoder: Any,
+    train: PreferenceDataset,
+    sources: dict[str, PreferenceDataset],
+    seeds: tuple[int, ...] = (0, 1, 2),
 ) -> None:
-    """Held-out accuracy of the baseline and of a linear BT head per ``inputs`` on 80/20 splits of
-    the *training* pairs by prompt (how the default was chosen)."""
-    print("\nChoice of the representation on held-out training prompts (3 splits by prompt)\n")
+    """How the default was chosen, on the *training* data only: leave-one-source-out transfer
+    (train on two sources, test on the third — the question the test sets ask: does a reward
+    learnt from some annotators' labels carry over to other data?) and, for reference, 80/20
+    splits of all training pairs by prompt."""
+    print("\nChoice of the representation, leave one training source out (accuracy)\n")
+    names = list(sources)
+    print("| model | " + " | ".join(f"→ {n} ({len(sources[n])})" for n in names)
+          + " | pooled acc | pooled log-loss |")
+    print("|---|" + "---:|" * (len(names) + 2))
+    total = sum(len(d) for d in sources.values())
+    for name in _candidates(encoder):
+        cells, right, loss = [], 0.0, 0.0
+        for held in names:
+            model = _candidates(encoder)[name]
+            model.fit(PreferenceDataset.concat([sources[n] for n in names if n != held]))
+            y, p = sources[held].outcomes(), model.predict_proba(sources[held])
+            credit = _credit(y, p)
+            cells.append(credit.mean())
+            right += credit.sum()
+            loss += log_loss(y, p) * len(y)
+        print(f"| {name} | " + " | ".join(f"{c:.3f}" for c in cells)
+              + f" | {right / total:.3f} | {loss / total:.3f} |")
+
+    print("\nFor reference: held-out training prompts (3 splits by prompt, all sources)\n")
     print("| model | " + " | ".join(f"split {s}" for s in seeds) + " | mean acc | mean log-loss |")
     print("|---|" + "---:|" * (len(seeds) + 2))
     rows: dict[str, list[tuple[float, float]]] = {}
     for seed in seeds:
         part_train, part_test = train.split(by="prompt", test_size=0.2, seed=seed)
         y = part_test.outcomes()
-        models: dict[str, Any] = {
-            "baseline LR (packed)": Baseline(RewardModel(encoder, inputs="packed")),
-        }
-        for inputs in INPUTS:
-            models[f"linear BT, {inputs}"] = RewardModel(
-                encoder, "linear", inputs=inputs, epochs=300, weight_decay=1e-3
-            )
-        for name, model in models.items():
+        for name, model in _candidates(encoder).items():
             p = model.fit(part_train).predict_proba(part_test)
             rows.setdefault(name, []).append((accuracy(y, p), log_loss(y, p)))
     for name, cells in rows.items():
@@ -176,6 +216,21 @@ def choose_inputs(
         ll = [c[1] for c in cells]
         print(f"| {name} | " + " | ".join(f"{a:.3f}" for a in acc)
               + f" | {np.mean(acc):.3f} | {np.mean(ll):.3f} |")
+
+
+class ZeroShotCosine:
+    """No training: P(a ≻ b) = σ(10 · (cos(E(p), E(a)) − cos(E(p), E(b)))) — the encoder's own
+    prompt–response similarity, for reference."""
+
+    def __init__(self, encoder: Any) -> None:
+        self.features = RewardModel(encoder, inputs="packed+cosine")
+
+    def fit(self, ds: PreferenceDataset) -> ZeroShotCosine:
+        return self
+
+    def predict_proba(self, ds: PreferenceDataset) -> np.ndarray:
+        f = self.features.features(ds)
+        return 1 / (1 + np.exp(-10 * (f.xa[:, -1] - f.xb[:, -1])))
 
 
 def main() -> None:
@@ -186,32 +241,30 @@ def main() -> None:
 
     encoder = default_encoder()
     encoder.encoder.progress = True
-    train = training_set()
+    sources = training_sources()
+    train = PreferenceDataset.concat(list(sources.values()))
     tests = test_sets()
+    extra = extra_test_sets()
     print(f"training pairs: {len(train):,} (LLMEval² + PandaLM + Tulu-1 majority, ties dropped)")
     t0 = time.perf_counter()
-    packed = RewardModel(encoder, "linear", inputs="packed", epochs=300, weight_decay=1e-3)
     for inputs in INPUTS:
-        for ds in (train, *tests.values()):
+        for ds in (train, *tests.values(), *extra.values()):
             RewardModel(encoder, inputs=inputs).features(ds)
     print(f"encoding (or cache reads): {time.perf_counter() - t0:.1f} s")
-    heuristics(encoder, {"training pairs": train, **tests})
-    choose_inputs(encoder, train)
+    heuristics(encoder, {"training pairs": train, **tests, **extra})
+    choose_inputs(encoder, train, sources)
+    # every RewardModel below runs with its defaults (linear head, inputs="packed+cosine",
+    # 300 Adam steps, weight decay 1e-4) unless the name says otherwise
     models: dict[str, Any] = {
         "baseline LR (packed)": Baseline(RewardModel(encoder, inputs="packed")),
-        "linear BT, packed": packed,
-        "linear BT, relevance": RewardModel(
-            encoder, "linear", inputs="relevance", epochs=300, weight_decay=1e-3
-        ),
-        "linear BT, packed+relevance": RewardModel(
-            encoder, "linear", inputs=BOTH, epochs=300, weight_decay=1e-3
-        ),
-        "MLP BT, p+r": RewardModel(encoder, "mlp", inputs=BOTH, hidden=128, epochs=300,
-                                   weight_decay=1e-3),
-        "ensemble ×5 (uwo), p+r": RewardModel(encoder, "ensemble", inputs=BOTH, members=5,
-                                              aggregation="uwo", epochs=300, weight_decay=1e-3),
-        "GPM k=4, p+r": RewardModel(encoder, "gpm", inputs=BOTH, k=4, epochs=300,
-                                    weight_decay=1e-3),
+        "default RM (linear BT, packed+cosine)": RewardModel(encoder),
+        "linear BT, packed": RewardModel(encoder, inputs="packed"),
+        "linear BT, relevance": RewardModel(encoder, inputs="relevance"),
+        "linear BT, packed+relevance": RewardModel(encoder, inputs=BOTH),
+        "MLP BT": RewardModel(encoder, "mlp", hidden=128),
+        "ensemble ×5 (uwo)": RewardModel(encoder, "ensemble", members=5, aggregation="uwo"),
+        "GPM k=4": RewardModel(encoder, "gpm", k=4),
+        "zero-shot cosine (no training)": ZeroShotCosine(encoder),
     }
     if args.finetune:
         models["fine-tuned MiniLM"] = TransformerRewardModel(
@@ -225,14 +278,14 @@ def main() -> None:
     print("\nacc / log-loss / ECE\n")
     print("| test set | n | " + " | ".join(models) + " |")
     print("|---|---:|" + "---:|" * len(models))
-    for name, ds in tests.items():
+    for name, ds in {**tests, **extra}.items():
         row = " | ".join(_cells(m, ds) for m in models.values())
         print(f"| {name} | {len(ds)} | {row} |")
 
     print("\naccuracy [95 % Wilson interval] (+records right only here / −right only for the "
           "baseline, exact sign-test p vs the baseline)\n")
     everything = PreferenceDataset.concat(list(tests.values()))
-    named = {**tests, "all four sets": everything}
+    named = {**tests, "all four sets": everything, **extra}
     print("| test set | n | " + " | ".join(list(models)[1:]) + " |")
     print("|---|---:|" + "---:|" * (len(models) - 1))
     base = next(iter(models.values()))
@@ -260,13 +313,10 @@ def main() -> None:
     print("|---|---:|")
     within = {
         "baseline LR (packed)": Baseline(RewardModel(encoder, inputs="packed")),
-        "linear BT, packed": RewardModel(encoder, "linear", inputs="packed", epochs=300,
-                                         weight_decay=1e-3),
-        "linear BT, packed+relevance": RewardModel(
-            encoder, "linear", inputs=BOTH, epochs=300, weight_decay=1e-3
-        ),
-        "ensemble ×5 (uwo), p+r": RewardModel(encoder, "ensemble", inputs=BOTH, members=5,
-                                              aggregation="uwo", epochs=300, weight_decay=1e-3),
+        "default RM (linear BT, packed+cosine)": RewardModel(encoder),
+        "linear BT, packed": RewardModel(encoder, inputs="packed"),
+        "linear BT, packed+relevance": RewardModel(encoder, inputs=BOTH),
+        "ensemble ×5 (uwo)": RewardModel(encoder, "ensemble", members=5, aggregation="uwo"),
     }
     for name, model in within.items():
         model.fit(part_train)

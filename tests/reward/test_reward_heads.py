@@ -256,7 +256,8 @@ def test_ensemble_aggregation_math():
     results = {}
     for how in ("mean", "min", "uwo"):
         model = RewardModel(
-            enc, "ensemble", members=4, aggregation=how, lam=0.5, epochs=60, seed=1
+            enc, "ensemble", inputs="packed", members=4, aggregation=how, lam=0.5, epochs=60,
+            seed=1,
         ).fit(ds)
         head = model.head
         assert isinstance(head, EnsembleHead)
@@ -285,7 +286,9 @@ def test_ensemble_members_train_like_single_heads():
     """Training K members together = training each alone (Adam is element-wise)."""
     ds, enc, _, names = _linear_world(n_pairs=300)
     x = np.stack([enc.vectors[n] for n in names]).astype(np.float32)
-    ens = RewardModel(enc, "ensemble", members=2, bootstrap=False, epochs=30, seed=5).fit(ds)
+    ens = RewardModel(
+        enc, "ensemble", inputs="packed", members=2, bootstrap=False, epochs=30, seed=5
+    ).fit(ds)
     single = RewardModel(enc, "linear", epochs=30, seed=5).fit(ds)
     # member 0 of the stacked init equals a single head's init only in distribution; compare the
     # loss instead: each member reaches the single head's loss
@@ -320,7 +323,7 @@ def test_multi_objective_gate_follows_the_prompt():
     ]
     ds = PreferenceDataset.from_records(rows)
     train, test = ds.split(test_size=0.25, seed=0)
-    multi = RewardModel(enc, "multi", hidden=8, epochs=300, lr=0.05).fit(train)
+    multi = RewardModel(enc, "multi", inputs="packed", hidden=8, epochs=300, lr=0.05).fit(train)
     linear = RewardModel(enc, "linear", epochs=300).fit(train)
     acc_multi = evaluate(multi, test)["accuracy"]
     acc_linear = evaluate(linear, test)["accuracy"]

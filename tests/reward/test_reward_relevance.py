@@ -1,6 +1,7 @@
-"""Prompt–response relevance features (``RewardModel(inputs="relevance")``): a head on
-[E(x), E(p) ⊙ E(x)] learns which response answers its prompt; a head on packed-text embeddings
-of an additive encoder cannot (the prompt cancels in the difference)."""
+"""Prompt–response features (``RewardModel(inputs=...)``): a head on [E(x), E(p) ⊙ E(x)]
+(``relevance``) or on [E(pack(p, x)), cos(E(p), E(x))] (``packed+cosine``, the default) learns
+which response answers its prompt; a head on packed-text embeddings of an additive encoder cannot
+(the prompt cancels in the difference)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,12 @@ import numpy as np
 import pytest
 
 from prefkit import PreferenceDataset
-from prefkit.encode.relevance import INPUTS, candidate_features, relevance_features
+from prefkit.encode.relevance import (
+    INPUTS,
+    candidate_features,
+    prompt_cosine,
+    relevance_features,
+)
 from prefkit.errors import DataError
 
 torch = pytest.importorskip("torch")
@@ -73,12 +79,36 @@ def test_relevance_head_learns_what_packed_differences_cannot():
         acc[inputs] = evaluate(model, test)["accuracy"]
     assert acc["relevance"] >= 0.85
     assert acc["packed+relevance"] >= 0.85
+    assert acc["packed+cosine"] >= 0.85
     assert acc["packed"] <= 0.6  # the prompt cancels: chance
     # the same responses swap rank when the prompt changes
-    rel = RewardModel(enc, "linear", inputs="relevance", epochs=300).fit(train)
-    r = rel.score_texts(["topic0 please", "topic1 please"], ["resp0_0", "resp0_0"])
-    r_other = rel.score_texts(["topic0 please", "topic1 please"], ["resp1_0", "resp1_0"])
-    assert r[0] > r_other[0] and r[1] < r_other[1]
+    for inputs in ("relevance", "packed+cosine"):
+        rel = RewardModel(enc, "linear", inputs=inputs, epochs=300).fit(train)
+        r = rel.score_texts(["topic0 please", "topic1 please"], ["resp0_0", "resp0_0"])
+        r_other = rel.score_texts(["topic0 please", "topic1 please"], ["resp1_0", "resp1_0"])
+        assert r[0] > r_other[0] and r[1] < r_other[1]
+
+
+def test_cosine_head_puts_a_positive_weight_on_the_cosine():
+    ds, enc = _relevance_world(n_pairs=1000)
+    model = RewardModel(enc, "linear", inputs="packed+cosine", epochs=300).fit(ds)
+    weights = model.head.state()["weights.0"].numpy().ravel()
+    assert weights[-1] > 0.5 * np.abs(weights[:-1]).max()  # the last feature is the cosine
+
+
+def test_prompt_cosine_formula():
+    p = np.array([[1.0, 0.0], [0.0, 0.0], [3.0, 4.0]], dtype=np.float32)
+    x = np.array([[1.0, 1.0], [2.0, 2.0], [-3.0, -4.0]], dtype=np.float32)
+    np.testing.assert_allclose(prompt_cosine(p, x)[:, 0], [1 / np.sqrt(2), 0.0, -1.0], atol=1e-6)
+    assert prompt_cosine(None, x).shape == (3, 1) and not prompt_cosine(None, x).any()
+    with pytest.raises(DataError):
+        prompt_cosine(p[:1], x)
+    enc = BagOfWords({"q": np.array([1.0, 0.0]), "y": np.array([2.0, 3.0])})
+    phi = candidate_features(enc, ["q", None, ""], ["y", "y", "y"], "packed+cosine")
+    # packed (q + y), then cos(q, y); no prompt (None or empty): 0
+    np.testing.assert_allclose(phi[:, -1], [2 / np.sqrt(13), 0.0, 0.0], atol=1e-6)
+    np.testing.assert_array_equal(phi[0, :2], [3, 3])
+    np.testing.assert_array_equal(phi[1, :2], [2, 3])
 
 
 def test_relevance_features_formula():
@@ -102,12 +132,25 @@ def test_relevance_features_formula():
         RewardModel(enc, inputs="bag")
 
 
-def test_default_inputs_are_packed_and_relevance_doubles_the_features():
+def test_default_inputs_add_the_cosine_and_relevance_doubles_the_features():
     ds, enc = _relevance_world(n_pairs=300)
     model = RewardModel(enc, "linear", epochs=30)
-    assert model.inputs == "packed" and model.features(ds).dim == enc.dim
+    assert model.inputs == "packed+cosine" and model.features(ds).dim == enc.dim + 1
+    assert RewardModel(enc, inputs="packed").features(ds).dim == enc.dim
     assert RewardModel(enc, inputs="relevance").features(ds).dim == 2 * enc.dim
     assert RewardModel(enc, inputs="packed+relevance").features(ds).dim == 3 * enc.dim
+
+
+def test_cosine_without_prompts_is_zero_and_encodes_nothing_more():
+    ds, enc = _relevance_world(n_pairs=50)
+    ds = ds.replace(ds.table.drop_columns(["prompt"]))
+    enc.calls = 0
+    feats = RewardModel(enc).features(ds)
+    assert enc.calls == 1  # the packed texts only
+    assert not feats.xa[:, -1].any() and not feats.xb[:, -1].any()
+    np.testing.assert_array_equal(
+        feats.xa[:, :-1], RewardModel(enc, inputs="packed").features(ds).xa
+    )
 
 
 def test_inputs_survive_save_and_old_files_load_as_packed(tmp_path):

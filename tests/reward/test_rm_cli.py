@@ -65,6 +65,29 @@ def test_rm_commands(tmp_path, pairs_file):
     assert not (tmp_path / "x").exists()
 
 
+def test_rm_train_default_inputs_and_weight_decay(tmp_path, pairs_file):
+    from safetensors.numpy import load_file
+
+    runner = CliRunner()
+    norms = {}
+    for name, extra in (("plain", []), ("decayed", ["--weight-decay", "0.5"])):
+        model = tmp_path / name
+        done = runner.invoke(app, ["rm", "train", str(pairs_file), "--out", str(model),
+                                   "--epochs", "100", *extra])
+        assert done.exit_code == 0, done.output
+        config = json.loads((model / "config.json").read_text())
+        assert config["inputs"] == "packed+cosine"
+        weights = load_file(str(model / "head.safetensors"))["weights.0"]
+        assert weights.shape[1] == 384 + 1  # MiniLM's 384 dimensions and the cosine
+        norms[name] = float((weights**2).sum())
+    assert norms["decayed"] < 0.5 * norms["plain"]
+    for bad_args in (["--inputs", "bag"], ["--weight-decay", "-1"]):
+        bad = runner.invoke(app, ["rm", "train", str(pairs_file), "--out",
+                                  str(tmp_path / "x"), *bad_args])
+        assert bad.exit_code == 2, bad.output
+        assert not (tmp_path / "x").exists()
+
+
 def test_rm_multi_with_length_debias(tmp_path, pairs_file):
     rows = [json.loads(line) for line in pairs_file.read_text().splitlines()]
     for row in rows:

@@ -19,6 +19,7 @@ import typer
 from prefkit.cli._common import about
 from prefkit.data import read
 from prefkit.data.io import atomic_path
+from prefkit.encode.relevance import DEFAULT_INPUTS
 from prefkit.errors import DataError
 
 rm_app = typer.Typer(help="Reward models: train, evaluate and score.", no_args_is_help=True)
@@ -62,8 +63,11 @@ def train(
     head: Annotated[str, typer.Option(help="linear | mlp | ensemble | multi | gpm")] = "linear",
     inputs: Annotated[
         str,
-        typer.Option(help="Candidate features: packed | relevance | packed+relevance."),
-    ] = "packed",
+        typer.Option(
+            help="Candidate features: packed+cosine (default) | packed | relevance | "
+            "packed+relevance."
+        ),
+    ] = DEFAULT_INPUTS,
     finetune: Annotated[
         bool, typer.Option("--finetune", help="Fine-tune the encoder as a sequence classifier.")
     ] = False,
@@ -75,6 +79,11 @@ def train(
     ] = None,
     batch_size: Annotated[int | None, typer.Option(help="Pairs per step (default: full).")] = None,
     lr: Annotated[float | None, typer.Option(help="Learning rate.")] = None,
+    weight_decay: Annotated[
+        float | None,
+        typer.Option(min=0.0, help="L2 weight decay (default 1e-4 heads, 0 fine-tune; 1e-3 "
+                     "transfers better from a few thousand pairs, docs/reward.md)."),
+    ] = None,
     members: Annotated[int, typer.Option(help="Ensemble size.")] = 5,
     aggregation: Annotated[str, typer.Option(help="Ensemble: mean | min | uwo.")] = "mean",
     ties: Annotated[bool, typer.Option("--ties", help="Davidson ties (linear/mlp/ensemble).")] = (
@@ -107,6 +116,8 @@ def train(
             options["batch_size"] = batch_size
         if lr:
             options["lr"] = lr
+        if weight_decay is not None:
+            options["weight_decay"] = weight_decay
         model: Any = TransformerRewardModel(encoder, **options).fit(ds)
         what = "fine-tuned transformer"
     else:
@@ -119,6 +130,8 @@ def train(
         opts: dict[str, Any] = {"epochs": epochs or 300, "seed": seed, "batch_size": batch_size}
         if lr:
             opts["lr"] = lr
+        if weight_decay is not None:
+            opts["weight_decay"] = weight_decay
         if head in ("linear", "mlp", "ensemble"):
             opts.update(ties=ties, margin=margin, label_smoothing=label_smoothing, center=center)
         if head == "ensemble":

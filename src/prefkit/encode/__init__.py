@@ -14,7 +14,12 @@ from prefkit.encode.encoders import (
     pair_keys,
 )
 from prefkit.encode.packing import pack, pack_batch
-from prefkit.encode.relevance import INPUTS, candidate_features, relevance_features
+from prefkit.encode.relevance import (
+    INPUTS,
+    candidate_features,
+    prompt_cosine,
+    relevance_features,
+)
 
 __all__ = [
     "INPUTS",
@@ -31,5 +36,6 @@ __all__ = [
     "pack",
     "pack_batch",
     "pair_keys",
+    "prompt_cosine",
     "relevance_features",
 ]
