@@ -263,3 +263,37 @@ def test_listwise_packed_exact_resume(tiny_dir: Path, tmp_path: Path) -> None:
     for p, q in zip(straight.model.parameters(), resumed.model.parameters(), strict=True):
         assert torch.equal(p, q)
     assert [h["loss"] for h in straight.history] == [h["loss"] for h in resumed.history]
+
+
+def test_listwise_eval_is_the_runs_own_loss(tiny) -> None:
+    """``evaluate_policy`` on a listwise loss: PL over [chosen, rejected] lists gives DPO's
+    evaluation of the same pairs; on longer lists it equals the trainer's batch loss."""
+    from prefkit.align.diagnostics import evaluate_policy
+
+    model, tok = tiny
+    policy = perturbed_copy(model)
+    recs = synthetic_records(6, seed=4)
+    pair_ds = PreferenceDataset.from_records(recs)
+    rank_ds = PreferenceDataset.from_records([
+        {"prompt": r["prompt"], "ranking": ["w", "l"],
+         "texts": [r["a_text"], r["b_text"]] if r["winner"] == "a" else [r["b_text"],
+                                                                          r["a_text"]]}
+        for r in recs])
+    dpo = evaluate_policy(policy, tok, pair_ds, reference_model=model, loss="dpo")
+    pl = evaluate_policy(policy, tok, rank_ds, reference_model=model, loss="plackett_luce")
+    assert pl["n"] == dpo["n"] == 6 and pl["lists"] == 6
+    assert dpo["loss"] != pytest.approx(np.log(2), abs=1e-4)
+    for key in ("loss", "implicit_reward_accuracy", "ranking_accuracy"):
+        assert pl[key] == pytest.approx(dpo[key], abs=1e-6), key
+    ranked = synthetic_rankings(5, seed=2)
+    for loss in ("plackett_luce", "lipo"):
+        trainer = AlignTrainer(policy, tok, _cfg(loss=loss), reference_model=model)
+        lists = trainer.prepare(ranked)
+        with torch.no_grad():
+            expected, _ = trainer.list_batch_loss(lists, np.arange(len(lists)),
+                                                  trainer.reference_list_logps(lists))
+        got = evaluate_policy(policy, tok, ranked, reference_model=model, loss=loss)
+        assert got["loss"] == pytest.approx(float(expected), abs=1e-5)
+        assert got["n"] == 5 * 6 and got["lists"] == 5
+    with pytest.raises(ValueError, match="reference"):
+        evaluate_policy(policy, tok, ranked, loss="plackett_luce")

@@ -762,11 +762,10 @@ class AlignTrainer:
         from prefkit.align.diagnostics import evaluate_policy
 
         ref = reference_model or self.reference_model
-        # a listwise run is judged on the rank-broken pairs, with DPO as the pairwise loss
-        loss, params = (("dpo", {}) if self.listwise
-                        else (self.config.loss, self.config.loss_params))
+        # a listwise run is judged by its own listwise loss (diagnostics.evaluate_lists)
         return evaluate_policy(self.model, self.tokenizer, dataset, reference_model=ref,
-                               loss=loss, beta=self.config.beta, loss_params=params,
+                               loss=self.config.loss, beta=self.config.beta,
+                               loss_params=self.config.loss_params,
                                max_length=self.config.max_length,
                                max_prompt_length=self.config.max_prompt_length,
                                batch_size=self.config.ref_batch_size)

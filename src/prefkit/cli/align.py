@@ -229,17 +229,15 @@ def eval_command(
 ) -> None:
     """Implicit-reward accuracy, ranking accuracy and loss of a trained policy on DATA."""
     from prefkit.align.diagnostics import evaluate_policy
-    from prefkit.align.losses import get_loss
 
     model, tokenizer, reference, info = _load_run(run)
     dataset = load(data, fmt)
     cfg = info["config"]
-    # a listwise run is judged on rank-broken pairs with DPO as the pairwise loss
-    listwise = get_loss(cfg["loss"]).kind == "listwise"
+    # a listwise run is judged by its own listwise loss (accuracies over each list's pairs)
     with about(data):
         result = evaluate_policy(model, tokenizer, dataset, reference_model=reference,
-                                 loss="dpo" if listwise else cfg["loss"], beta=cfg["beta"],
-                                 loss_params={} if listwise else cfg.get("loss_params") or {},
+                                 loss=cfg["loss"], beta=cfg["beta"],
+                                 loss_params=cfg.get("loss_params") or {},
                                  max_length=cfg["max_length"],
                                  max_prompt_length=cfg["max_prompt_length"])
     if as_json:
