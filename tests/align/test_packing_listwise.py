@@ -114,17 +114,22 @@ def test_text_lists_from_rankings_and_grouped_pairs() -> None:
         text_lists(PreferenceDataset.from_records([{"item": "x", "scores": {"overall": 1.0}}]))
 
 
+def _two_response_rankings(recs: list[dict[str, Any]]) -> PreferenceDataset:
+    """Each pairwise record as a ranking of its two responses, the winner first."""
+    return PreferenceDataset.from_records([
+        {"prompt": r["prompt"], "ranking": ["w", "l"],
+         "texts": [r["a_text"], r["b_text"]] if r["winner"] == "a" else [r["b_text"],
+                                                                          r["a_text"]]}
+        for r in recs])
+
+
 def test_plackett_luce_with_two_responses_is_dpo(tiny) -> None:
     """Through the trainer: PL over [chosen, rejected] lists = DPO on the same pairs."""
     model, tok = tiny
     policy = perturbed_copy(model)
     recs = synthetic_records(6, seed=9)
     pair_ds = PreferenceDataset.from_records(recs)
-    rank_ds = PreferenceDataset.from_records([
-        {"prompt": r["prompt"], "ranking": ["w", "l"],
-         "texts": [r["a_text"], r["b_text"]] if r["winner"] == "a" else [r["b_text"],
-                                                                          r["a_text"]]}
-        for r in recs])
+    rank_ds = _two_response_rankings(recs)
     dpo = AlignTrainer(policy, tok, _cfg(), reference_model=model)
     pl = AlignTrainer(policy, tok, _cfg(loss="plackett_luce"), reference_model=model)
     pairs, lists = dpo.prepare(pair_ds), pl.prepare(rank_ds)
@@ -274,11 +279,7 @@ def test_listwise_eval_is_the_runs_own_loss(tiny) -> None:
     policy = perturbed_copy(model)
     recs = synthetic_records(6, seed=4)
     pair_ds = PreferenceDataset.from_records(recs)
-    rank_ds = PreferenceDataset.from_records([
-        {"prompt": r["prompt"], "ranking": ["w", "l"],
-         "texts": [r["a_text"], r["b_text"]] if r["winner"] == "a" else [r["b_text"],
-                                                                          r["a_text"]]}
-        for r in recs])
+    rank_ds = _two_response_rankings(recs)
     dpo = evaluate_policy(policy, tok, pair_ds, reference_model=model, loss="dpo")
     pl = evaluate_policy(policy, tok, rank_ds, reference_model=model, loss="plackett_luce")
     assert pl["n"] == dpo["n"] == 6 and pl["lists"] == 6
