@@ -23,14 +23,28 @@ RUNS: dict[str, dict[str, Any]] = {
     "dpo": {**BASE, "loss": "dpo", "grad_accum": 2},  # accumulation: no_sync on micro-batch 1
     "kto": {**BASE, "loss": "kto", "packing": True, "max_steps": 2, "learning_rate": 2.5e-4},
     "pl": {**BASE, "loss": "plackett_luce", "max_steps": 2, "learning_rate": 1e-4},  # lists
+    # unpaired KTO (one-response lists, mismatched z0 over the shards)
+    "kto_unpaired": {**BASE, "loss": "kto", "max_steps": 2, "learning_rate": 2.5e-4},
 }
+#: examples per run's dataset
+SIZES = {"dpo": 16, "kto": 16, "pl": 8, "kto_unpaired": 32}
+
+
+def run_name(trainer: AlignTrainer) -> str:
+    if trainer.unpaired:
+        return "kto_unpaired"
+    return {"dpo": "dpo", "kto": "kto", "plackett_luce": "pl"}[trainer.config.loss]
 
 
 def dataset(name: str) -> Any:
     from prefkit.align.lists import synthetic_rankings
-    from prefkit.align.tiny import synthetic_preferences
+    from prefkit.align.tiny import synthetic_preferences, synthetic_unpaired
 
-    return synthetic_rankings(8, seed=11) if name == "pl" else synthetic_preferences(16, seed=11)
+    if name == "pl":
+        return synthetic_rankings(SIZES[name], seed=11)
+    if name == "kto_unpaired":
+        return synthetic_unpaired(SIZES[name], seed=11)
+    return synthetic_preferences(SIZES[name], seed=11)
 
 
 def first_grad(trainer: AlignTrainer) -> torch.Tensor:
@@ -43,7 +57,7 @@ def save_first_grad(trainer: AlignTrainer, record: dict[str, float]) -> None:
         from safetensors.torch import save_file
 
         rank = trainer.accelerator.process_index
-        name = {"dpo": "dpo", "kto": "kto", "plackett_luce": "pl"}[trainer.config.loss]
+        name = run_name(trainer)
         path = Path(sys.argv[2]) / f"{name}-grad{rank}.safetensors"
         path.parent.mkdir(parents=True, exist_ok=True)
         save_file({"grad": first_grad(trainer)}, str(path))
@@ -57,16 +71,15 @@ def main() -> None:
         tok = AutoTokenizer.from_pretrained(tiny)
         trainer = AlignTrainer(model, tok, AlignConfig(**config))
         seen: list[list[int]] = []
-        inner = trainer.batch_loss if name != "pl" else trainer.list_batch_loss
+        method = {"pl": "list_batch_loss", "kto_unpaired": "single_batch_loss"}.get(
+            name, "batch_loss")
+        inner = getattr(trainer, method)
 
         def spy(data, index, *args, _inner=inner, _seen=seen, **kwargs):  # type: ignore
             _seen.append([int(i) for i in index])
             return _inner(data, index, *args, **kwargs)
 
-        if name == "pl":
-            trainer.list_batch_loss = spy  # type: ignore[method-assign]
-        else:
-            trainer.batch_loss = spy  # type: ignore[method-assign]
+        setattr(trainer, method, spy)
         history = trainer.train(dataset(name), out_dir=out / name, callback=save_first_grad)
         acc = trainer.accelerator
         info = {"rank": acc.process_index, "world": acc.num_processes, "history": history,

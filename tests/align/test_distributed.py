@@ -1,4 +1,5 @@
-"""Two CPU processes (torchrun, gloo) train to the weights of one process, same global batch."""
+"""Two CPU processes (torchrun, gloo) train to the weights of one process, same global batch
+(DPO with accumulation, KTO with packing, Plackett–Luce lists, unpaired KTO)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def test_two_processes_match_one(tiny_dir: Path, tmp_path: Path) -> None:
     from transformers import AutoModelForCausalLM
 
     sys.path.insert(0, str(WORKER.parent))
-    from _ddp_worker import RUNS, dataset, first_grad
+    from _ddp_worker import RUNS, SIZES, dataset, first_grad
 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
            "TOKENIZERS_PARALLELISM": "false"}
@@ -56,7 +57,7 @@ def test_two_processes_match_one(tiny_dir: Path, tmp_path: Path) -> None:
         assert trainer.accelerator.num_processes == 1
 
         # each process forwarded its own half of every micro-batch of the (seed, step) order
-        n, accum = (8 if name == "pl" else 16), config.get("grad_accum", 1)
+        n, accum = SIZES[name], config.get("grad_accum", 1)
         assert len(infos[0]["seen"]) == config["max_steps"] * accum
         for k, (mine, theirs) in enumerate(zip(infos[0]["seen"], infos[1]["seen"], strict=True)):
             full = trainer.batch_indices(k // accum, k % accum, n)

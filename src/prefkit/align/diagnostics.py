@@ -197,9 +197,16 @@ def evaluate_policy(
     """``{"implicit_reward_accuracy", "ranking_accuracy", "loss", "n"}`` (+ idealized RA).
 
     Without a reference model (reference-free losses) implicit-reward accuracy uses the loss's
-    own rewards.  A listwise ``loss`` (Plackett–Luce, LiPO) is judged by :func:`evaluate_lists`.
+    own rewards.  A listwise ``loss`` (Plackett–Luce, LiPO) is judged by :func:`evaluate_lists`,
+    KTO on rating records (unpaired examples) by :func:`evaluate_unpaired`.
     """
     spec = get_loss(loss)
+    if spec.name == "kto" and getattr(dataset, "kind", None) == "rating":
+        if reference_model is None:
+            raise ValueError("KTO needs a reference model to evaluate")
+        return evaluate_unpaired(model, tokenizer, dataset, reference_model=reference_model,
+                                 beta=beta, loss_params=loss_params, max_length=max_length,
+                                 max_prompt_length=max_prompt_length, batch_size=batch_size)
     if spec.kind == "listwise":
         if reference_model is None:
             raise ValueError(f"loss {loss!r} needs a reference model to evaluate")
@@ -305,4 +312,71 @@ def evaluate_lists(
         "loss": float((out.losses.double() * w).sum() / w.sum()),
         "n": int(better.sum()),
         "lists": len(lists),
+    }
+
+
+def evaluate_unpaired(
+    model: Any,
+    tokenizer: Any,
+    dataset: Any,
+    *,
+    reference_model: Any,
+    beta: float = 0.1,
+    loss_params: dict[str, Any] | None = None,
+    max_length: int = 512,
+    max_prompt_length: int = 256,
+    batch_size: int = 32,
+) -> dict[str, float | None]:
+    """KTO on unpaired examples (rating records with a desirable label,
+    :mod:`prefkit.align.unpaired`).
+
+    ``loss``: the weighted mean KTO loss with z0 estimated over the whole set from mismatched
+    examples (x_j, y_{j−1}), as the trainer does per micro-batch; ``implicit_reward_accuracy``:
+    the share of examples on their label's side of z0 (r > z0 for desirable, r < z0 for
+    undesirable, r = log π/π_ref); ``ranking_accuracy``: over the (desirable, undesirable) pairs
+    of responses to the same prompt, the share where log π ranks the desirable one higher (None
+    when no prompt has both); ``n``: examples.
+    """
+    from prefkit.align.lists import TokenLists, list_logps, tokenize_lists
+    from prefkit.align.losses import kto_loss
+    from prefkit.align.unpaired import unpaired_examples
+
+    lists = tokenize_lists(tokenizer, unpaired_examples(dataset), max_length=max_length,
+                           max_prompt_length=max_prompt_length)
+    pad = _pad_id(tokenizer)
+    pol = list_logps(model, lists, pad_id=pad, batch_size=batch_size).double()
+    ref = list_logps(reference_model, lists, pad_id=pad, batch_size=batch_size).double()
+    desirable = torch.as_tensor([lab[0] > 0.5 for lab in lists.labels])
+    params = dict(loss_params or {})
+    z0 = params.pop("z0", None)
+    if z0 is None:
+        n = len(lists)
+        rotated = TokenLists(list(lists.prompt_ids),
+                             [lists.response_ids[(j - 1) % n] for j in range(n)],
+                             lists.labels, lists.weights)
+        kl = (list_logps(model, rotated, pad_id=pad, batch_size=batch_size)
+              - list_logps(reference_model, rotated, pad_id=pad, batch_size=batch_size))
+        z0 = kl.double().mean().clamp(min=0)
+    z0_t = torch.as_tensor(z0, dtype=torch.float64)
+    with torch.no_grad():
+        out = kto_loss(pol, ref, desirable, z0=z0_t, beta=beta, **params)
+    w = torch.as_tensor(lists.weights, dtype=torch.float64)
+    r = pol - ref
+    right_side = torch.where(desirable, r > z0_t, r < z0_t)
+    by_prompt: dict[tuple[int, ...], list[int]] = {}
+    for i, ids in enumerate(lists.prompt_ids):
+        by_prompt.setdefault(tuple(ids), []).append(i)
+    wins = total = 0
+    for members in by_prompt.values():
+        good = [i for i in members if desirable[i]]
+        bad = [i for i in members if not desirable[i]]
+        for g in good:
+            for b in bad:
+                wins += int(pol[g] > pol[b])
+                total += 1
+    return {
+        "implicit_reward_accuracy": float(right_side.double().mean()),
+        "ranking_accuracy": wins / total if total else None,
+        "loss": float((out.losses * w).sum() / w.sum()),
+        "n": len(lists),
     }

@@ -69,7 +69,9 @@ def text_pairs(dataset: Any, *, keep_ties: bool = False) -> TextPairs:
     if dataset.kind == "ranking":
         dataset = dataset.to_pairs()
     if dataset.kind != "pairwise":
-        raise DataError(f"alignment needs pairwise data, this dataset is {dataset.kind}",
+        hint = (" (unpaired desirable/undesirable labels train with --loss kto)"
+                if dataset.kind == "rating" else "")
+        raise DataError(f"alignment needs pairwise data, this dataset is {dataset.kind}{hint}",
                         source=dataset.name)
     out = TextPairs([], [], [], np.zeros(0), np.zeros(0))
     ps, ws = [], []

@@ -65,6 +65,20 @@ def synthetic_preferences(n: int = 64, seed: int = 0, *, noise: float = 0.0) -> 
     )
 
 
+def synthetic_unpaired(n: int = 32, seed: int = 0) -> Any:
+    """Unpaired KTO data: the good and bad responses of ``n // 2`` synthetic pairs as rating
+    records (``scores`` = [("label", 1 | 0)]), all desirable ones first."""
+    from prefkit.data import PreferenceDataset
+
+    good, bad = [], []
+    for r in synthetic_records(max(n // 2, 1), seed):
+        win, lose = (r["a_text"], r["b_text"]) if r["winner"] == "a" else (r["b_text"],
+                                                                            r["a_text"])
+        good.append({"prompt": r["prompt"], "text": win, "scores": {"label": 1.0}})
+        bad.append({"prompt": r["prompt"], "text": lose, "scores": {"label": 0.0}})
+    return PreferenceDataset.from_records(good + bad, kind="rating", name="synthetic-kto")
+
+
 def corpus(n: int = 400, seed: int = 1) -> list[str]:
     """Chat-formatted texts (good and bad responses alike) for tokenizer and pre-training."""
     rng = np.random.default_rng(seed)

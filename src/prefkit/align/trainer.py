@@ -55,7 +55,7 @@ from prefkit.align.lists import (
     to_grid,
     tokenize_lists,
 )
-from prefkit.align.losses import LossSpec, get_loss
+from prefkit.align.losses import LossSpec, get_loss, kto_loss, kto_reference_point
 from prefkit.align.pairs import (
     TokenPairs,
     collate,
@@ -65,6 +65,7 @@ from prefkit.align.pairs import (
     text_pairs,
     tokenize_pairs,
 )
+from prefkit.align.unpaired import check_balance, unpaired_examples
 from prefkit.errors import ModelFileError
 
 CONFIG_FILE = "align_config.json"
@@ -210,6 +211,7 @@ class AlignTrainer:
         self.optimizer: torch.optim.Optimizer | None = None
         self._engine: Any | None = None  # _SequenceLogps after accelerator.prepare
         self._initial: Any | None = None  # frozen initial policy (KTO's KL reference)
+        self.unpaired = False  # set by prepare(): KTO on single labelled responses
 
     @property
     def _kto_mismatched(self) -> bool:
@@ -246,7 +248,20 @@ class AlignTrainer:
 
     def prepare(self, dataset: Any) -> TokenPairs | TokenLists:
         """Tokenised pairs of ``dataset`` (see :mod:`prefkit.align.pairs`), or ranked lists for a
-        listwise loss (see :mod:`prefkit.align.lists`)."""
+        listwise loss (see :mod:`prefkit.align.lists`); for KTO, rating records with a
+        desirable/undesirable label become one-response lists (:mod:`prefkit.align.unpaired`)."""
+        self.unpaired = self.spec.name == "kto" and getattr(dataset, "kind", None) == "rating"
+        if self.unpaired:
+            if self.config.nll_coef:
+                raise ValueError("nll_coef needs pairs (the chosen response); unpaired KTO has "
+                                 "none")
+            examples = unpaired_examples(dataset)
+            params = self.config.loss_params
+            check_balance(np.array([lab[0] > 0.5 for lab in examples.labels]), examples.weights,
+                          params.get("desirable_weight", 1.0),
+                          params.get("undesirable_weight", 1.0))
+            return tokenize_lists(self.tokenizer, examples, max_length=self.config.max_length,
+                                  max_prompt_length=self.config.max_prompt_length)
         if self.listwise:
             return tokenize_lists(self.tokenizer, text_lists(dataset),
                                   max_length=self.config.max_length,
@@ -406,7 +421,8 @@ class AlignTrainer:
 
     @torch.no_grad()
     def kto_reference_point(
-        self, pairs: TokenPairs, full: np.ndarray, positions: np.ndarray | None = None
+        self, pairs: TokenPairs | TokenLists, full: np.ndarray,
+        positions: np.ndarray | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """KTO's reference point from mismatched pairs of the micro-batch ``full`` (Ethayarajh et
         al. 2024, §4.2 and Eq. 7):
@@ -416,18 +432,26 @@ class AlignTrainer:
         over the 2B examples j of the micro-batch in the order [chosen_0 … chosen_{B−1},
         rejected_0 … rejected_{B−1}], each prompt x_j paired with the previous example's
         response (cyclically) — the rotation TRL 1.16's ``KTOTrainer`` applies to each batch.
-        With B ≥ 2 no example meets its own pair's response.  ``positions`` (default all) are the
+        With B ≥ 2 no example meets its own pair's response.  For unpaired KTO (``pairs`` is a
+        :class:`TokenLists` of one-response lists) the examples are the B responses of the
+        micro-batch, rotated the same way.  ``positions`` (default all) are the
         pairs this process evaluates; under several processes the sums are all-reduced, so the
         estimate is that of the whole micro-batch.  Returns (the unclamped mean, z0).
         """
         full = np.asarray(full)
         b = len(full)
         positions = np.arange(b) if positions is None else np.asarray(positions)
-        prompts = [pairs.prompt_ids[i] for i in full] * 2
-        responses = [pairs.chosen_ids[i] for i in full] + [pairs.rejected_ids[i] for i in full]
-        mine = np.concatenate([positions, positions + b])
+        if isinstance(pairs, TokenLists):  # unpaired KTO: the B examples themselves
+            prompts = [pairs.prompt_ids[i] for i in full]
+            responses = [pairs.response_ids[i][0] for i in full]
+            mine = positions
+        else:
+            prompts = [pairs.prompt_ids[i] for i in full] * 2
+            responses = ([pairs.chosen_ids[i] for i in full]
+                         + [pairs.rejected_ids[i] for i in full])
+            mine = np.concatenate([positions, positions + b])
         kl_prompts = [prompts[j] for j in mine]
-        kl_responses = [responses[(j - 1) % (2 * b)] for j in mine]
+        kl_responses = [responses[(j - 1) % len(responses)] for j in mine]
         batch = _to(collate_sequences(kl_prompts, kl_responses, self.pad_id,
                                       packing=self.config.packing), self.device)
         with self._autocast():
@@ -454,6 +478,52 @@ class AlignTrainer:
             total = self.accelerator.reduce(total.to(self.accelerator.device), reduction="sum")
         mean = total[0] / total[1]
         return mean, mean.clamp(min=0)
+
+    def single_batch_loss(
+        self,
+        lists: TokenLists,
+        index: np.ndarray,
+        ref_logps: torch.Tensor | None,
+        *,
+        denominator: torch.Tensor | None = None,
+        context: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Weighted mean KTO loss of the unpaired examples ``index`` (one-response lists, label
+        1 = desirable; :func:`~prefkit.align.losses.kto_loss`).  The reference point z0 is the
+        mismatched-pair estimate of :meth:`kto_reference_point` (``kto_z0="mismatched"``), the
+        batch's own mean log-ratio (``"batch"``), or a fixed ``z0`` loss parameter.
+
+        Statistics: ``chosen_rewards`` is the signed margin ±β·(r − z0) (+ for desirable), so the
+        history's reward accuracy is the share of examples on their label's side of z0;
+        ``chosen_logps`` / ``rejected_logps`` are the desirable / undesirable responses'.
+        """
+        batch = _to(collate_lists(lists, index, self.pad_id, packing=self.config.packing),
+                    self.device)
+        logps, _ = self._forward(batch)
+        policy = logps.float()
+        if ref_logps is None:
+            raise ValueError("KTO needs reference log-probabilities")
+        ref = ref_logps[batch["flat"].cpu()].to(self.device)
+        desirable = batch["labels"][:, 0] > 0.5
+        params = dict(self.config.loss_params)
+        z0 = params.pop("z0", None)
+        if self._kto_mismatched:
+            full, positions = context if context is not None else (index, np.arange(len(index)))
+            z0 = self.kto_reference_point(lists, full, positions)[1]
+        elif z0 is None:
+            z0 = kto_reference_point(policy, ref)
+        out = kto_loss(policy, ref, desirable, z0=z0, beta=self.config.beta, **params)
+        loss = self._reduce(out.losses, batch["weights"], denominator)
+        z0_t = torch.as_tensor(z0, dtype=policy.dtype, device=policy.device)
+        margin = (2 * desirable.float() - 1) * (out.chosen_rewards - self.config.beta * z0_t)
+        stats = {
+            "loss": out.losses.detach(),
+            "chosen_rewards": margin.detach(),
+            "rejected_rewards": torch.zeros_like(margin),
+            "chosen_logps": policy[desirable].detach(),
+            "rejected_logps": policy[~desirable].detach(),
+        }
+        return loss, stats
 
     def list_batch_loss(
         self,
@@ -614,7 +684,11 @@ class AlignTrainer:
                 last = micro == cfg.grad_accum - 1
                 sync = contextlib.nullcontext() if last else acc.no_sync(self._engine)
                 with sync:
-                    if isinstance(data, TokenLists):
+                    if isinstance(data, TokenLists) and self.unpaired:
+                        loss, stats = self.single_batch_loss(data, index, refs,
+                                                             denominator=denominator,
+                                                             context=(full, positions))
+                    elif isinstance(data, TokenLists):
                         loss, stats = self.list_batch_loss(data, index, refs,
                                                            denominator=denominator)
                     else:

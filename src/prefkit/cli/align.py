@@ -51,6 +51,27 @@ def _loss_name(name: str) -> str:
     return spec.name
 
 
+def _loss_params(name: str, pairs: list[str]) -> dict[str, float]:
+    """``NAME=VALUE`` options → the loss's hyper-parameters (numbers), checked against it."""
+    from prefkit.align.losses import INPUT_NAMES, get_loss
+
+    known = sorted(get_loss(name).parameters - INPUT_NAMES - {"beta"})
+    params: dict[str, float] = {}
+    for item in pairs:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or key not in known:
+            raise typer.BadParameter(
+                f"{item!r}: expected NAME=VALUE with NAME one of {', '.join(known) or '(none)'}",
+                param_hint="--loss-param")
+        try:
+            params[key] = float(value)
+        except ValueError:
+            raise typer.BadParameter(f"{item!r}: {value!r} is not a number",
+                                     param_hint="--loss-param") from None
+    return params
+
+
 def _process() -> Any:
     """accelerate's process state under ``accelerate launch`` / ``torchrun``, else None."""
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
@@ -121,10 +142,16 @@ def train_command(
         "stage's policy (rating data: best response vs each other one; pairwise data: its "
         "'stage' column); --max-steps counts per stage.")] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
+    loss_param: Annotated[list[str] | None, typer.Option(
+        "--loss-param", help="A loss hyper-parameter as NAME=VALUE, repeatable (e.g. kto "
+        "desirable_weight=1.33, cdpo label_smoothing=0.1).")] = None,
     fmt: FormatOpt = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print the final step as JSON.")] = False,
 ) -> None:
-    """Train a policy on DATA with a direct preference loss; write it to OUT/policy."""
+    """Train a policy on DATA with a direct preference loss; write it to OUT/policy.
+
+    KTO (--loss kto) also trains on unpaired data: rating records with a desirable label, such
+    as TRL's {"prompt", "completion", "label": true|false} layout."""
     from prefkit.align.trainer import AlignConfig, AlignTrainer
 
     name = _loss_name(loss)
@@ -142,7 +169,8 @@ def train_command(
     model, tokenizer, base_path = _load_base(base, out, seed)
     config = AlignConfig(loss=name, beta=beta, learning_rate=lr, max_steps=max_steps,
                          batch_size=batch_size, grad_accum=grad_accum, lora=lora, bf16=bf16,
-                         nll_coef=nll_coef, save_every=save_every, seed=seed, packing=packing)
+                         nll_coef=nll_coef, save_every=save_every, seed=seed, packing=packing,
+                         loss_params=_loss_params(name, loss_param or []))
     if curriculum is not None:
         _train_curriculum(dataset, model, tokenizer, config, base_path, out, curriculum,
                           resume=resume, data=data, as_json=as_json)
