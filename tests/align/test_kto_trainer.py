@@ -56,18 +56,54 @@ def test_kto_z0_from_mismatched_pairs(tiny, packing: bool) -> None:
     assert float(mean) < 0 and float(z0) == 0.0
 
 
-def test_kto_trains_with_initial_policy_as_kl_reference(tiny) -> None:
+def test_kto_trains_with_initial_policy_as_kl_reference(tiny, tmp_path) -> None:
+    """Without a reference model the KL pairs' reference side is the policy before training,
+    computed up front for every micro-batch (no model copy): the run equals one given a frozen
+    copy of the initial policy as its reference, step for step; the file is reused on resume."""
+    import copy
+
     model, tok = tiny
-    trainer = AlignTrainer(model, tok, AlignConfig(loss="kto", beta=0.1, learning_rate=2e-3,
-                                                   batch_size=4, max_steps=4))
-    hist = trainer.train(synthetic_preferences(12, seed=7))
+    cfg = AlignConfig(loss="kto", beta=0.1, learning_rate=2e-3, batch_size=4, max_steps=4,
+                      grad_accum=2)
+    frozen = copy.deepcopy(model)
+    data = synthetic_preferences(12, seed=7)
+    given = AlignTrainer(copy.deepcopy(model), tok, cfg, reference_model=frozen)
+    expected = given.train(data)
+    trainer = AlignTrainer(model, tok, cfg)
+    hist = trainer.train(data, out_dir=tmp_path / "run")
     assert hist[-1]["loss"] < hist[0]["loss"]
-    # the KL reference is a frozen copy of the starting weights, not the trained policy
-    assert trainer._initial is not None
-    assert any(not torch.equal(p, q) for p, q in zip(trainer._initial.parameters(),
-                                                       model.parameters(), strict=True))
+    own = {id(q) for q in trainer.model.parameters()}
+    held = {id(q) for v in vars(trainer).values() if isinstance(v, torch.nn.Module)
+            for q in v.parameters()}
+    assert held == own  # no second set of weights (the engine wraps the policy itself)
+    assert trainer._kl_reference is not None and trainer._kl_reference.shape == (4, 2, 8)
+    for a, b in zip(hist, expected, strict=True):
+        assert a["loss"] == pytest.approx(b["loss"], abs=1e-6)
+        assert a["reward_margin"] == pytest.approx(b["reward_margin"], abs=1e-6)
+    assert (tmp_path / "run" / "kto_kl_reference.safetensors").exists()
+    # a second train() call on the trained policy cannot rebuild the initial policy's values
+    with pytest.raises(ValueError, match="before training"):
+        trainer.train(data, max_steps=6)
     with pytest.raises(ValueError, match="batch_size ≥ 2"):
         AlignTrainer(model, tok, AlignConfig(loss="kto", batch_size=1))
+
+
+def test_kto_resume_reuses_the_initial_kl_file(tiny_dir, tmp_path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    cfg = AlignConfig(loss="kto", beta=0.1, learning_rate=2e-3, batch_size=4, max_steps=4,
+                      save_every=2)
+    data = synthetic_preferences(12, seed=8)
+
+    def fresh() -> AlignTrainer:
+        return AlignTrainer(AutoModelForCausalLM.from_pretrained(tiny_dir),
+                            AutoTokenizer.from_pretrained(tiny_dir), cfg)
+
+    straight = fresh().train(data, out_dir=tmp_path / "a")
+    fresh().train(data, out_dir=tmp_path / "b", max_steps=2)
+    resumed = fresh().train(data, out_dir=tmp_path / "b", resume=True)
+    for a, b in zip(resumed, straight, strict=True):
+        assert a["loss"] == pytest.approx(b["loss"], abs=1e-5)
 
 
 def test_evaluation_uses_the_same_mismatched_z0_as_training(tiny) -> None:

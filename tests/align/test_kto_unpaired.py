@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import warnings
 from pathlib import Path
@@ -89,6 +90,7 @@ def test_unpaired_kto_training_separates_desirable_from_undesirable(tiny, tmp_pa
     model, tok = tiny
     ds = synthetic_unpaired(48, seed=2)
     cfg = AlignConfig(loss="kto", beta=0.1, learning_rate=2e-3, max_steps=25, batch_size=8)
+    initial = copy.deepcopy(model)
     trainer = AlignTrainer(model, tok, cfg)  # no reference given: the initial policy
     history = trainer.train(ds, out_dir=tmp_path / "run")
     assert history[-1]["loss"] < history[0]["loss"]
@@ -96,8 +98,7 @@ def test_unpaired_kto_training_separates_desirable_from_undesirable(tiny, tmp_pa
     assert late >= 0.8
     assert (tmp_path / "run" / "reference_logps.safetensors").exists()
     test = synthetic_unpaired(24, seed=9)
-    assert trainer._initial is not None  # the frozen initial policy: KL and eval reference
-    result = evaluate_policy(trainer.model, tok, test, reference_model=trainer._initial,
+    result = evaluate_policy(trainer.model, tok, test, reference_model=initial,
                              loss="kto")
     assert result["n"] == 24
     assert result["implicit_reward_accuracy"] >= 0.75

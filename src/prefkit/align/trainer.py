@@ -70,6 +70,8 @@ from prefkit.errors import ModelFileError
 
 CONFIG_FILE = "align_config.json"
 REFERENCE_FILE = "reference_logps.safetensors"
+#: KTO without a reference model: the initial policy's side of every micro-batch's KL estimate
+KL_REFERENCE_FILE = "kto_kl_reference.safetensors"
 POLICY_DIR = "policy"
 CHECKPOINT_DIR = "checkpoints"
 
@@ -210,7 +212,9 @@ class AlignTrainer:
         self.step = 0
         self.optimizer: torch.optim.Optimizer | None = None
         self._engine: Any | None = None  # _SequenceLogps after accelerator.prepare
-        self._initial: Any | None = None  # frozen initial policy (KTO's KL reference)
+        # KTO without a reference model: log π_0 of every micro-batch's mismatched pairs,
+        # (steps, grad_accum, examples), computed before training (no model copy)
+        self._kl_reference: torch.Tensor | None = None
         self.unpaired = False  # set by prepare(): KTO on single labelled responses
 
     @property
@@ -378,14 +382,14 @@ class AlignTrainer:
         ref_rejected: torch.Tensor | None,
         *,
         denominator: torch.Tensor | None = None,
-        context: tuple[np.ndarray, np.ndarray] | None = None,
+        context: KLContext | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Weighted mean loss of the pairs ``index`` and per-pair statistics (one forward pass).
 
         ``denominator`` replaces the weight total of ``index`` (a process's shard divides by the
         whole micro-batch's total over the number of processes).  ``context`` = (whole
-        micro-batch, positions of ``index`` in it), for KTO's KL estimate under several
-        processes.
+        micro-batch, positions of ``index`` in it[, precomputed reference side of its KL
+        pairs]), for KTO's KL estimate under several processes.
         """
         batch = _to(collate(pairs, index, self.pad_id, packing=self.config.packing), self.device)
         logps, lengths = self._forward(batch)
@@ -405,8 +409,8 @@ class AlignTrainer:
             inputs["ref_chosen_logps"] = ref_chosen[idx].to(self.device)
             inputs["ref_rejected_logps"] = ref_rejected[idx].to(self.device)
         if self._kto_mismatched:
-            full, positions = context if context is not None else (index, np.arange(n))
-            inputs["z0"] = self.kto_reference_point(pairs, full, positions)[1]
+            full, positions, ref_kl = _kl_context(context, index)
+            inputs["z0"] = self.kto_reference_point(pairs, full, positions, ref_kl)[1]
         out = self.spec(beta=self.config.beta, nll_coef=self.config.nll_coef,
                         **self.config.loss_params, **inputs)
         loss = self._reduce(out.losses, batch["weights"], denominator)
@@ -419,10 +423,26 @@ class AlignTrainer:
         }
         return loss, stats
 
+    @staticmethod
+    def kl_sequences(
+        data: TokenPairs | TokenLists, full: np.ndarray
+    ) -> tuple[list[list[int]], list[list[int]]]:
+        """(prompts, responses) of KTO's mismatched pairs for the micro-batch ``full``, example
+        j meeting the response of example j − 1 (cyclically): 2B examples [chosen…; rejected…]
+        for pairs, the B responses for unpaired data (see :meth:`kto_reference_point`)."""
+        if isinstance(data, TokenLists):
+            prompts = [data.prompt_ids[i] for i in full]
+            responses = [data.response_ids[i][0] for i in full]
+        else:
+            prompts = [data.prompt_ids[i] for i in full] * 2
+            responses = [data.chosen_ids[i] for i in full] + [data.rejected_ids[i] for i in full]
+        m = len(responses)
+        return prompts, [responses[(j - 1) % m] for j in range(m)]
+
     @torch.no_grad()
     def kto_reference_point(
         self, pairs: TokenPairs | TokenLists, full: np.ndarray,
-        positions: np.ndarray | None = None,
+        positions: np.ndarray | None = None, ref_kl: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """KTO's reference point from mismatched pairs of the micro-batch ``full`` (Ethayarajh et
         al. 2024, §4.2 and Eq. 7):
@@ -436,48 +456,83 @@ class AlignTrainer:
         :class:`TokenLists` of one-response lists) the examples are the B responses of the
         micro-batch, rotated the same way.  ``positions`` (default all) are the
         pairs this process evaluates; under several processes the sums are all-reduced, so the
-        estimate is that of the whole micro-batch.  Returns (the unclamped mean, z0).
+        estimate is that of the whole micro-batch.  ``ref_kl``: the reference side for all the
+        micro-batch's examples, precomputed (:meth:`initial_kl_logps`); otherwise the reference
+        model or the LoRA base computes it now.  Returns (the unclamped mean, z0).
         """
         full = np.asarray(full)
         b = len(full)
         positions = np.arange(b) if positions is None else np.asarray(positions)
-        if isinstance(pairs, TokenLists):  # unpaired KTO: the B examples themselves
-            prompts = [pairs.prompt_ids[i] for i in full]
-            responses = [pairs.response_ids[i][0] for i in full]
-            mine = positions
-        else:
-            prompts = [pairs.prompt_ids[i] for i in full] * 2
-            responses = ([pairs.chosen_ids[i] for i in full]
-                         + [pairs.rejected_ids[i] for i in full])
-            mine = np.concatenate([positions, positions + b])
-        kl_prompts = [prompts[j] for j in mine]
-        kl_responses = [responses[(j - 1) % len(responses)] for j in mine]
-        batch = _to(collate_sequences(kl_prompts, kl_responses, self.pad_id,
-                                      packing=self.config.packing), self.device)
+        mine = (positions if isinstance(pairs, TokenLists)
+                else np.concatenate([positions, positions + b]))
+        prompts, responses = self.kl_sequences(pairs, full)
+        batch = _to(collate_sequences([prompts[j] for j in mine], [responses[j] for j in mine],
+                                      self.pad_id, packing=self.config.packing), self.device)
         with self._autocast():
             policy = sequence_logps(self.model, batch)[0].float()
-        if self.reference_model is not None:
-            ref_model = self.reference_model.to(self.device)
-        elif not self.is_peft:
-            if self._initial is None:
-                raise ValueError("KTO's KL estimate needs the initial policy (call train())")
-            ref_model = self._initial
+        if ref_kl is not None:
+            ref = ref_kl[torch.as_tensor(mine)].to(device=policy.device, dtype=policy.dtype)
+        elif self.reference_model is None and not self.is_peft:
+            raise ValueError("KTO's KL estimate needs a reference model or the initial policy's "
+                             "log-probs (initial_kl_logps, computed by train())")
         else:
-            ref_model = self.model
-        was_training = ref_model.training
-        ref_model.eval()
-        try:
-            with (self.model.disable_adapter() if ref_model is self.model
-                  else contextlib.nullcontext()), self._autocast():
-                ref = sequence_logps(ref_model, batch)[0].float()
-        finally:
-            ref_model.train(was_training)
+            ref_model = (self.reference_model.to(self.device) if self.reference_model is not None
+                         else self.model)
+            was_training = ref_model.training
+            ref_model.eval()
+            try:
+                with (self.model.disable_adapter() if ref_model is self.model
+                      else contextlib.nullcontext()), self._autocast():
+                    ref = sequence_logps(ref_model, batch)[0].float()
+            finally:
+                ref_model.train(was_training)
         total = torch.stack([(policy - ref).sum(), torch.tensor(float(len(mine)),
                                                                  device=policy.device)])
         if self.accelerator.num_processes > 1:
             total = self.accelerator.reduce(total.to(self.accelerator.device), reduction="sum")
         mean = total[0] / total[1]
         return mean, mean.clamp(min=0)
+
+    def initial_kl_logps(
+        self, data: TokenPairs | TokenLists, steps: int,
+        cache: str | os.PathLike[str] | None = None,
+    ) -> torch.Tensor:
+        """KTO without a reference model: the reference side of the KL estimate is the policy
+        before training, log π_0(y_{j−1}|x_j) for the mismatched pairs of every micro-batch of
+        steps [0, ``steps``).  Micro-batches are a pure function of (seed, step), so these are
+        computed now, once (and cached with the reference log-probs), instead of keeping a
+        frozen copy of the initial policy in memory.  Returns ``(steps, grad_accum, m)`` with m
+        = 2·batch_size for pairs, batch_size for unpaired examples.
+        """
+        import hashlib
+
+        cfg = self.config
+        n = len(data)
+        width = cfg.batch_size * (1 if isinstance(data, TokenLists) else 2)
+        if self._kl_reference is not None and self._kl_reference.shape[0] >= steps:
+            return self._kl_reference
+        if self.step > 0:
+            raise ValueError("KTO's initial-policy KL log-probs must be computed before "
+                             "training; pass reference_model= to train this policy further")
+        key = hashlib.sha256(f"{data.fingerprint()}|{cfg.seed}|{cfg.batch_size}|"
+                             f"{cfg.grad_accum}|{steps}".encode()).hexdigest()
+
+        def compute() -> dict[str, torch.Tensor]:
+            prompts: list[list[int]] = []
+            responses: list[list[int]] = []
+            for step in range(steps):
+                for micro in range(cfg.grad_accum):
+                    p, r = self.kl_sequences(data, self.batch_indices(step, micro, n))
+                    prompts += p
+                    responses += r
+            flat = TokenLists(prompts, [[r] for r in responses], [], np.ones(len(prompts)))
+            return {"kl": list_logps(self.model, flat, pad_id=self.pad_id,
+                                     batch_size=cfg.ref_batch_size, autocast_dtype=self._ac())}
+
+        size = steps * cfg.grad_accum * width
+        kl = self._shared_reference(key, cache, compute, {"kl": size})["kl"]
+        self._kl_reference = kl.view(steps, cfg.grad_accum, width)
+        return self._kl_reference
 
     def single_batch_loss(
         self,
@@ -486,7 +541,7 @@ class AlignTrainer:
         ref_logps: torch.Tensor | None,
         *,
         denominator: torch.Tensor | None = None,
-        context: tuple[np.ndarray, np.ndarray] | None = None,
+        context: KLContext | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Weighted mean KTO loss of the unpaired examples ``index`` (one-response lists, label
         1 = desirable; :func:`~prefkit.align.losses.kto_loss`).  The reference point z0 is the
@@ -508,8 +563,8 @@ class AlignTrainer:
         params = dict(self.config.loss_params)
         z0 = params.pop("z0", None)
         if self._kto_mismatched:
-            full, positions = context if context is not None else (index, np.arange(len(index)))
-            z0 = self.kto_reference_point(lists, full, positions)[1]
+            full, positions, ref_kl = _kl_context(context, index)
+            z0 = self.kto_reference_point(lists, full, positions, ref_kl)[1]
         elif z0 is None:
             z0 = kto_reference_point(policy, ref)
         out = kto_loss(policy, ref, desirable, z0=z0, beta=self.config.beta, **params)
@@ -651,9 +706,9 @@ class AlignTrainer:
             cache = out / REFERENCE_FILE if out else None
             refs = (self.reference_list_logps(data, cache) if isinstance(data, TokenLists)
                     else self.reference_logps(data, cache))
-        if (self._kto_mismatched and self.reference_model is None and not self.is_peft
-                and self._initial is None):  # KTO's KL reference: the policy before training
-            self._initial = copy.deepcopy(self.model).requires_grad_(False).eval()
+        kl_ref = None
+        if self._kto_mismatched and self.reference_model is None and not self.is_peft:
+            kl_ref = self.initial_kl_logps(data, total, out / KL_REFERENCE_FILE if out else None)
         self._ensure_engine()
         assert self.optimizer is not None
         if resume:
@@ -684,10 +739,12 @@ class AlignTrainer:
                 last = micro == cfg.grad_accum - 1
                 sync = contextlib.nullcontext() if last else acc.no_sync(self._engine)
                 with sync:
+                    context = (full, positions,
+                               None if kl_ref is None else kl_ref[self.step, micro])
                     if isinstance(data, TokenLists) and self.unpaired:
                         loss, stats = self.single_batch_loss(data, index, refs,
                                                              denominator=denominator,
-                                                             context=(full, positions))
+                                                             context=context)
                     elif isinstance(data, TokenLists):
                         loss, stats = self.list_batch_loss(data, index, refs,
                                                            denominator=denominator)
@@ -695,7 +752,7 @@ class AlignTrainer:
                         ref_c, ref_r = refs if refs is not None else (None, None)
                         loss, stats = self.batch_loss(data, index, ref_c, ref_r,
                                                       denominator=denominator,
-                                                      context=(full, positions))
+                                                      context=context)
                     acc.backward(loss / cfg.grad_accum)
                 for k, v in stats.items():
                     collected.setdefault(k, []).append(v)
@@ -843,6 +900,21 @@ class AlignTrainer:
                                max_length=self.config.max_length,
                                max_prompt_length=self.config.max_prompt_length,
                                batch_size=self.config.ref_batch_size)
+
+
+#: (whole micro-batch, positions this process evaluates, precomputed reference side of the
+#: micro-batch's KL pairs or None)
+KLContext = tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, torch.Tensor | None]
+
+
+def _kl_context(
+    context: KLContext | None, index: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, torch.Tensor | None]:
+    if context is None:
+        return index, np.arange(len(index)), None
+    if len(context) == 2:
+        return context[0], context[1], None
+    return context  # type: ignore[return-value]
 
 
 def _load_reference(
