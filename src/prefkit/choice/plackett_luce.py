@@ -24,6 +24,15 @@ Newton (``solver="newton"``, and always for MAP with a Gaussian prior) uses the 
 W − Σ_s w_s m_s p_s and the information Σ_s w_s m_s (diag p_s − p_s p_sᵀ), p_s = softmax over R_s.
 The MLE exists iff every split of the items has a stage choosing across it both ways (Hunter 2004,
 Assumption 1); otherwise a warning names the items and a small Gaussian prior is added.
+
+Callers that run many Newton steps on one stage table with changing weights (EM for mixtures)
+build a :class:`StagePlan` once (:func:`stage_plan`): stage starts, winner entries, and either
+dense (S, n) availability / winner tables or the index of entry pairs sharing a stage.  With the
+dense tables (stages covering most items, e.g. full rankings) every per-stage sum is a matrix
+product; with P the (S, n) stage probabilities (0 off R_s) and c_s = w_s m_s,
+
+    log Σ_{k∈R_s} γ_k = log(avail · e^{θ − max θ})_s + max θ,
+    I = diag(cᵀP) − Pᵀ diag(c) P.
 """
 
 from __future__ import annotations
@@ -43,6 +52,7 @@ from prefkit.choice.persist import read_model, register, write_model
 from prefkit.errors import DataError, ModelFileError, NotFittedError
 
 _MAX_PAIRS = 30_000_000
+_MAX_DENSE = 2_000_000  # cells of each dense (stages × items) table of a StagePlan
 
 
 @dataclass
@@ -139,22 +149,40 @@ def stages_from_pairs(ds: Any) -> Stages:
     return Stages(len(rec.items), rec.items, stage, member, winner, mult, record, w, N)
 
 
-def _stage_max(st: Stages, values: np.ndarray) -> np.ndarray:
+def stage_starts(st: Stages) -> np.ndarray:
+    """(S,) index of the first entry of each stage (entries of a stage are contiguous)."""
+    return np.flatnonzero(np.r_[True, st.stage[1:] != st.stage[:-1]])
+
+
+def _stage_max(st: Stages, values: np.ndarray, starts: np.ndarray | None = None) -> np.ndarray:
     """Per-stage maximum of entry values (entries of a stage are contiguous)."""
-    starts = np.flatnonzero(np.r_[True, st.stage[1:] != st.stage[:-1]])
-    return np.maximum.reduceat(values, starts)
+    return np.maximum.reduceat(values, stage_starts(st) if starts is None else starts)
 
 
-def _log_denominators(st: Stages, theta: np.ndarray) -> np.ndarray:
+def _log_denominators(
+    st: Stages, theta: np.ndarray, starts: np.ndarray | None = None
+) -> np.ndarray:
     """log Σ_{k∈R_s} e^{θ_k} per stage, computed stably (per-stage log-sum-exp)."""
     vals = theta[st.member]
-    mx = _stage_max(st, vals)
+    mx = _stage_max(st, vals, starts)
     return mx + np.log(np.bincount(st.stage, np.exp(vals - mx[st.stage]), st.n_stages))
 
 
 def _loglik(st: Stages, theta: np.ndarray) -> float:
     log_den = _log_denominators(st, theta)
     win = np.bincount(st.stage, np.where(st.winner, theta[st.member], 0.0), st.n_stages)
+    return float((st.weight * (win - st.mult * log_den)).sum())
+
+
+def _loglik_from(
+    st: Stages, theta: np.ndarray, log_den: np.ndarray, plan: StagePlan
+) -> float:
+    """Σ_s w_s (Σ_{g∈G_s} θ_g − m_s log Σ_{k∈R_s} e^{θ_k}) given the log-denominators.
+
+    With the same log-denominators this equals :func:`_loglik` bit for bit (the winner sums
+    only skip the zero terms of non-winners).
+    """
+    win = np.bincount(plan.win_stage, theta[plan.win_member], st.n_stages)
     return float((st.weight * (win - st.mult * log_den)).sum())
 
 
@@ -203,6 +231,110 @@ def stage_pair_index(st: Stages) -> tuple[np.ndarray, np.ndarray] | None:
     return order[np.concatenate(ea)], order[np.concatenate(eb)]
 
 
+@dataclass(frozen=True, eq=False)
+class StagePlan:
+    """What Newton needs of a stage table that neither θ nor the stage weights change.
+
+    Built once by :func:`stage_plan` and reused for every re-weighting of the same stages
+    (``dataclasses.replace(st, weight=...)``), e.g. every M-step of a mixture's EM.
+    With the dense layout, ``avail`` (S, n) is 1 where item i is in R_s and ``won`` (S, n)
+    is 1 where it is in G_s; otherwise ``pairs`` indexes the entry pairs sharing a stage.
+    """
+
+    n: int
+    n_stages: int
+    starts: np.ndarray  # (S,) first entry of each stage
+    win_stage: np.ndarray  # (W,) stage of each winner entry
+    win_member: np.ndarray  # (W,) item of each winner entry
+    avail: np.ndarray | None  # (S, n) 0/1: item available at the stage (dense layout)
+    won: np.ndarray | None  # (S, n) 0/1: item chosen at the stage (dense layout)
+    pairs: tuple[np.ndarray, np.ndarray] | None  # entry pairs sharing a stage (sparse layout)
+
+
+def _dense_table(st: Stages, entries: np.ndarray) -> np.ndarray:
+    """(S, n) table with 1 at (stage, item) of the selected entries, 0 elsewhere."""
+    table = np.zeros((st.n_stages, st.n))
+    table[st.stage[entries], st.member[entries]] = 1.0
+    return table
+
+
+def stage_plan(st: Stages) -> StagePlan | None:
+    """Pre-compute the θ- and weight-free structure of ``st`` for :func:`newton_solve`.
+
+    Dense (S, n) tables are used when the stages cover most items (S·n² ≤ 8 Σ_s |R_s|², e.g.
+    full rankings) and have at most 2·10⁶ cells: then every per-stage sum is a matrix product.
+    Otherwise the sums run over entries and the entry-pair index of :func:`stage_pair_index`.
+    Returns ``None`` when that index exceeds its memory cap (callers then use the MM update).
+    """
+    sizes = np.bincount(st.stage, minlength=st.n_stages).astype(np.int64)
+    cells = st.n_stages * st.n
+    dense = cells <= _MAX_DENSE and cells * st.n <= 8 * int((sizes**2).sum())
+    pairs = None if dense else stage_pair_index(st)
+    if not dense and pairs is None:
+        return None
+    all_entries = np.arange(st.stage.size)
+    return StagePlan(
+        n=st.n,
+        n_stages=st.n_stages,
+        starts=stage_starts(st),
+        win_stage=st.stage[st.winner],
+        win_member=st.member[st.winner],
+        avail=_dense_table(st, all_entries) if dense else None,
+        won=_dense_table(st, all_entries[st.winner]) if dense else None,
+        pairs=pairs,
+    )
+
+
+def _entry_plan(st: Stages, pairs: tuple[np.ndarray, np.ndarray]) -> StagePlan:
+    """A plan with the entry (sparse) layout and the given entry-pair index."""
+    return StagePlan(
+        st.n, st.n_stages, stage_starts(st), st.stage[st.winner], st.member[st.winner],
+        None, None, pairs,
+    )
+
+
+def dense_log_denominators(plan: StagePlan, theta: np.ndarray) -> np.ndarray | None:
+    """log Σ_{k∈R_s} e^{θ_k} of every stage for θ (n,) → (S,) or (K, n) → (K, S).
+
+    With θ* = max_k θ_k:  log(avail · e^{θ − θ*}) + θ*, one matrix product.  ``None`` without dense
+    tables, or when some stage's sum falls below 1e-250 (then the per-stage log-sum-exp of
+    :func:`_log_denominators` is needed).
+    """
+    if plan.avail is None:
+        return None
+    shift = theta.max(axis=-1, keepdims=True)
+    den = np.exp(theta - shift) @ plan.avail.T
+    if not den.size or den.min() < 1e-250:
+        return None
+    return np.log(den) + shift
+
+
+def _plan_log_denominators(st: Stages, theta: np.ndarray, plan: StagePlan) -> np.ndarray:
+    """(S,) log-denominators: dense product when the plan allows, else per-stage log-sum-exp."""
+    out = dense_log_denominators(plan, theta)
+    return _log_denominators(st, theta, plan.starts) if out is None else out
+
+
+def _expected_and_information(
+    st: Stages, plan: StagePlan, theta: np.ndarray, log_den: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(Σ_s c_s p_s, Σ_s c_s (diag p_s − p_s p_sᵀ)) with c_s = w_s m_s, p_s = softmax over R_s.
+
+    Dense layout: with P (S, n) the stage probabilities (0 off R_s), these are cᵀP and
+    diag(cᵀP) − Pᵀ diag(c) P.  Entry layout: sums over entries and over entry pairs.
+    """
+    n = st.n
+    c = st.weight * st.mult
+    if plan.avail is None:
+        p = np.exp(theta[st.member] - log_den[st.stage])
+        coef = c[st.stage]
+        expected = np.bincount(st.member, coef * p, n)
+        return expected, _information(st, p, coef, *plan.pairs)
+    P = plan.avail * np.exp(theta[None, :] - log_den[:, None])
+    expected = c @ P
+    return expected, np.diag(expected) - (P * c[:, None]).T @ P
+
+
 def newton_solve(
     st: Stages,
     theta0: np.ndarray | None = None,
@@ -211,33 +343,45 @@ def newton_solve(
     tol: float = 1e-10,
     max_iter: int = 100,
     pairs: tuple[np.ndarray, np.ndarray] | None = None,
-) -> tuple[np.ndarray, np.ndarray, int, bool]:
-    """Newton on θ with line search; returns (θ, information matrix, iterations, converged)."""
+    plan: StagePlan | None = None,
+    final_info: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None, int, bool]:
+    """Newton on θ with line search; returns (θ, information matrix, iterations, converged).
+
+    Maximises ℓ(θ) − prec ‖θ‖²/2 with steps d = (I + prec·1)⁻¹ g,
+    g = W − Σ_s w_s m_s p_s − prec θ, halving d until the Armijo condition holds.
+    ``plan`` (:func:`stage_plan` of a table with the same entries, any weights) replaces
+    ``pairs`` and the per-call index work; ``final_info=False`` skips the information at the
+    returned θ (then ``None``).
+    """
     n = st.n
-    if pairs is None:
-        pairs = stage_pair_index(st)
+    if plan is None:
         if pairs is None:
-            raise ValueError("too many (stage, item, item) triples for Newton; use solver='mm'")
-    ea, eb = pairs
-    wins = np.bincount(st.member[st.winner], st.weight[st.stage[st.winner]], n)
-    coef = (st.weight * st.mult)[st.stage]
+            pairs = stage_pair_index(st)
+            if pairs is None:
+                raise ValueError(
+                    "too many (stage, item, item) triples for Newton; use solver='mm'"
+                )
+        plan = _entry_plan(st, pairs)
+    wins = np.bincount(plan.win_member, st.weight[plan.win_stage], n)
     theta = np.zeros(n) if theta0 is None else np.asarray(theta0, float).copy()
 
-    def f(th: np.ndarray) -> float:
-        return -_loglik(st, th) + 0.5 * prec * float(th @ th)
+    def f(th: np.ndarray, log_den: np.ndarray | None = None) -> float:
+        if log_den is None:
+            log_den = _plan_log_denominators(st, th, plan)
+        return -_loglik_from(st, th, log_den, plan) + 0.5 * prec * float(th @ th)
 
     converged = False
     it = 0
-    info = np.zeros((n, n))
     for it in range(1, max_iter + 1):  # noqa: B007
-        p = _probs(st, theta)
-        g = wins - np.bincount(st.member, coef * p, n) - prec * theta
-        info = _information(st, p, coef, ea, eb)
+        log_den = _plan_log_denominators(st, theta, plan)
+        expected, info = _expected_and_information(st, plan, theta, log_den)
+        g = wins - expected - prec * theta
         A = info + prec * np.eye(n)
         if prec == 0.0:
             A = A + 1.0
         d = np.linalg.solve(A, g)
-        f0, step = f(theta), 1.0
+        f0, step = f(theta, log_den), 1.0
         while step > 1e-10:
             if f(theta + step * d) <= f0 - 1e-4 * step * float(g @ d) + 1e-12 * abs(f0):
                 break
@@ -248,8 +392,10 @@ def newton_solve(
             break
     if prec == 0.0:
         theta -= theta.mean()
-    p = _probs(st, theta)
-    return theta, _information(st, p, coef, ea, eb) + prec * np.eye(n), it, converged
+    if not final_info:
+        return theta, None, it, converged
+    info = _expected_and_information(st, plan, theta, _plan_log_denominators(st, theta, plan))[1]
+    return theta, info + prec * np.eye(n), it, converged
 
 
 def _information(st, p, coef, ea, eb) -> np.ndarray:

@@ -17,7 +17,8 @@ EM (Dempster, Laird & Rubin 1977):
 * M-step  π_k = (Σ_u r_uk + α) / (U + Kα);  θ_k = argmax Σ_u r_uk log P_k(D_u) − ‖θ_k‖²/(2 σ²),
   solved by (one or a few) Newton steps of :func:`prefkit.choice.plackett_luce.newton_solve` on
   the stage table with stage weights r_{u(s),k} (a generalized EM; the N(0, σ²) prior keeps a
-  component finite when its users never choose some item).
+  component finite when its users never choose some item). The weight-free structure of the
+  stage table (:func:`prefkit.choice.plackett_luce.stage_plan`) is built once per fit.
 
 The number of components is fixed (``components=K``) or chosen (``components="auto"``) by BIC
 (−2ℓ + p log N, p = K(n − 1) + K − 1, N records) or by held-out per-user marginal likelihood.
@@ -39,9 +40,11 @@ from scipy.special import expit, logsumexp
 
 from prefkit.choice._data import pair_records, ranking_records
 from prefkit.choice.plackett_luce import (
+    StagePlan,
     Stages,
+    dense_log_denominators,
     newton_solve,
-    stage_pair_index,
+    stage_plan,
     stages_from_rankings,
 )
 from prefkit.errors import DataError, ModelFileError
@@ -96,9 +99,16 @@ def _starts(st: Stages) -> np.ndarray:
     return np.flatnonzero(np.r_[True, st.stage[1:] != st.stage[:-1]])
 
 
-def stage_loglik(st: Stages, theta: np.ndarray) -> np.ndarray:
-    """(K, S) log-probability of each stage under each component's log-strengths θ (K, n)."""
-    starts = _starts(st)
+def stage_loglik(st: Stages, theta: np.ndarray, plan: StagePlan | None = None) -> np.ndarray:
+    """(K, S) log-probability of each stage under each component's log-strengths θ (K, n).
+
+    log P_k(stage s) = Σ_{g∈G_s} θ_kg − m_s log Σ_{j∈R_s} e^{θ_kj}; with a dense ``plan``
+    (:func:`prefkit.choice.plackett_luce.stage_plan` of ``st``) both sums are matrix products.
+    """
+    log_den = None if plan is None else dense_log_denominators(plan, theta)
+    if log_den is not None:
+        return theta @ plan.won.T - st.mult * log_den
+    starts = _starts(st) if plan is None else plan.starts
     vals = theta[:, st.member]
     mx = np.maximum.reduceat(vals, starts, axis=1)
     den = mx + np.log(np.add.reduceat(np.exp(vals - mx[:, st.stage]), starts, axis=1))
@@ -204,15 +214,19 @@ class PlackettLuceMixture:
         st, stage_labels = self._table(dataset)
         users, stage_user = encode_users(stage_labels)
         k_spec = self.components
+        plan = stage_plan(st)
+        run = None
         if isinstance(k_spec, str):
             if k_spec != "auto":
                 raise DataError(f"components must be an integer or 'auto', not {k_spec!r}")
-            k_best, self.selection_scores_ = self._select(st, stage_user, len(users))
+            k_best, self.selection_scores_, run = self._select(st, stage_user, len(users), plan)
         else:
             k_best, self.selection_scores_ = int(k_spec), {}
             if k_best < 1:
                 raise DataError("components must be at least 1")
-        theta, pi, gamma, obj, ll, n_iter = self._fit_k(st, stage_user, len(users), k_best)
+        if run is None:
+            run = self._fit_k(st, stage_user, len(users), k_best, plan)
+        theta, pi, gamma, obj, ll, n_iter = run
         order = np.argsort(-pi, kind="stable")
         self.items_ = list(st.items)
         self.users_ = users
@@ -235,15 +249,21 @@ class PlackettLuceMixture:
         k, n = self.components_.shape
         return int(k * (n - 1) + k - 1)
 
-    def _select(self, st: Stages, stage_user: np.ndarray, n_users: int) -> tuple[int, dict]:
+    def _select(
+        self, st: Stages, stage_user: np.ndarray, n_users: int, plan: StagePlan | None = None
+    ) -> tuple[int, dict, tuple | None]:
+        """(chosen K, score by K, the chosen K's fit on all of ``st`` or ``None`` if not run)."""
         kmax = max(1, int(self.max_components))
         scores: dict[int, float] = {}
         if self.selection == "bic":
             n_obs = max(np.unique(st.record).size, 2)
+            runs = {}
             for k in range(1, kmax + 1):
-                ll = self._fit_k(st, stage_user, n_users, k)[4]
+                runs[k] = self._fit_k(st, stage_user, n_users, k, plan)
+                ll = runs[k][4]
                 scores[k] = float(-2.0 * ll + (k * (st.n - 1) + k - 1) * np.log(n_obs))
-            return min(scores, key=scores.get), scores
+            k_best = min(scores, key=scores.get)
+            return k_best, scores, runs[k_best]
         if self.selection != "heldout":
             raise DataError(f"selection must be 'bic' or 'heldout', not {self.selection!r}")
         rng = np.random.default_rng(self.seed)
@@ -260,14 +280,22 @@ class PlackettLuceMixture:
             theta, pi = self._fit_k(st=train, stage_user=tr_user, n_users=n_tr, k=k)[:2]
             L = _user_matrix(test, te_user, n_te) @ stage_loglik(test, theta).T
             scores[k] = -float(logsumexp(np.log(pi) + L, axis=1).sum())  # lower is better
-        return min(scores, key=scores.get), scores
+        return min(scores, key=scores.get), scores, None
 
     def _fit_k(
-        self, st: Stages, stage_user: np.ndarray, n_users: int, k: int
+        self,
+        st: Stages,
+        stage_user: np.ndarray,
+        n_users: int,
+        k: int,
+        plan: StagePlan | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float, int]:
-        """Best of ``n_init`` EM runs: (θ, π, r, objective, log-likelihood, iterations)."""
+        """Best of ``n_init`` EM runs: (θ, π, r, objective, log-likelihood, iterations).
+
+        ``plan`` is :func:`stage_plan` of ``st`` (built here when not given).
+        """
         M = _user_matrix(st, stage_user, n_users)
-        pairs = stage_pair_index(st)
+        plan = stage_plan(st) if plan is None else plan
         rng = np.random.default_rng(self.seed)
         starts = [np.ones((n_users, 1))] if k == 1 else []
         if k > 1:
@@ -279,7 +307,7 @@ class PlackettLuceMixture:
             starts += [rng.dirichlet(np.ones(k), size=n_users) for _ in range(self.n_init - 1)]
         best = None
         for gamma0 in starts:
-            run = self._em(st, M, stage_user, gamma0, pairs)
+            run = self._em(st, M, stage_user, gamma0, plan)
             if best is None or run[3] > best[3]:
                 best = run
         return best
@@ -290,7 +318,7 @@ class PlackettLuceMixture:
         M: sparse.csr_matrix,
         stage_user: np.ndarray,
         gamma: np.ndarray,
-        pairs: Any,
+        plan: StagePlan | None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float, int]:
         n_users, k = gamma.shape
         prec = 1.0 / float(self.prior_var)
@@ -303,9 +331,10 @@ class PlackettLuceMixture:
             for c in range(k):
                 stc = replace(st, weight=st.weight * gamma[stage_user, c])
                 theta[c] = newton_solve(
-                    stc, theta[c], prec=prec, tol=1e-9, max_iter=self.newton_steps, pairs=pairs
+                    stc, theta[c], prec=prec, tol=1e-9, max_iter=self.newton_steps, plan=plan,
+                    final_info=False,
                 )[0]
-            L = M @ stage_loglik(st, theta).T  # (U, K)
+            L = M @ stage_loglik(st, theta, plan).T  # (U, K)
             joint = np.log(pi) + L
             norm = logsumexp(joint, axis=1)
             gamma = np.exp(joint - norm[:, None])
