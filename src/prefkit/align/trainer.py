@@ -37,6 +37,7 @@ import copy
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -66,6 +67,7 @@ from prefkit.align.pairs import (
     tokenize_pairs,
 )
 from prefkit.align.unpaired import check_balance, unpaired_examples
+from prefkit.encode.encoders import progress_bar
 from prefkit.errors import ModelFileError
 
 CONFIG_FILE = "align_config.json"
@@ -683,13 +685,15 @@ class AlignTrainer:
         resume: bool = False,
         max_steps: int | None = None,
         callback: Any | None = None,
+        progress: bool | None = None,
     ) -> list[dict[str, float]]:
         """Train until ``max_steps`` (default ``config.max_steps``); returns the step history.
 
         With ``out_dir`` the reference log-probs are cached there, checkpoints are written every
         ``save_every`` steps (and at the end), and the final policy is saved.  ``resume=True``
         continues from the latest checkpoint in ``out_dir``.  ``callback(trainer, record)`` runs
-        after each step.
+        after each step.  ``progress``: a progress bar of the steps on stderr (default: when
+        stderr is a terminal; main process only).
         """
         cfg = self.config
         acc = self.accelerator
@@ -721,66 +725,71 @@ class AlignTrainer:
             torch.manual_seed(cfg.seed)
         self.model.train()
         params = list(self.trainable_parameters().values())
-        while self.step < total:
-            t0 = time.perf_counter()
-            lr = self._lr(self.step)
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr
-            self.optimizer.zero_grad(set_to_none=True)
-            collected: dict[str, list[torch.Tensor]] = {}
-            for micro in range(cfg.grad_accum):
-                full = self.batch_indices(self.step, micro, n)
-                index, positions, denominator = full, np.arange(len(full)), None
-                if world > 1:  # this process's shard; divide by the whole batch's weight
-                    total_w = float(np.asarray(data.weights)[full].sum())
-                    denominator = torch.tensor(max(total_w, 1e-12) / world)
-                    positions = positions[rank::world]
-                    index = full[positions]
-                last = micro == cfg.grad_accum - 1
-                sync = contextlib.nullcontext() if last else acc.no_sync(self._engine)
-                with sync:
-                    context = (full, positions,
-                               None if kl_ref is None else kl_ref[self.step, micro])
-                    if isinstance(data, TokenLists) and self.unpaired:
-                        loss, stats = self.single_batch_loss(data, index, refs,
-                                                             denominator=denominator,
-                                                             context=context)
-                    elif isinstance(data, TokenLists):
-                        loss, stats = self.list_batch_loss(data, index, refs,
-                                                           denominator=denominator)
-                    else:
-                        ref_c, ref_r = refs if refs is not None else (None, None)
-                        loss, stats = self.batch_loss(data, index, ref_c, ref_r,
-                                                      denominator=denominator,
-                                                      context=context)
-                    acc.backward(loss / cfg.grad_accum)
-                for k, v in stats.items():
-                    collected.setdefault(k, []).append(v)
-            grad_norm = float("nan")
-            if cfg.max_grad_norm is not None:
-                grad_norm = self._clip(params, cfg.max_grad_norm)
-            self.optimizer.step()
-            self.step += 1
-            cat = {k: self._gather(torch.cat(v).float()) for k, v in collected.items()}
-            record = {
-                "step": self.step,
-                "loss": float(cat["loss"].mean()),
-                "reward_accuracy": float((cat["chosen_rewards"] > cat["rejected_rewards"])
-                                         .float().mean()),
-                "reward_margin": float((cat["chosen_rewards"] - cat["rejected_rewards"]).mean()),
-                "logps_chosen": float(cat["chosen_logps"].mean()),
-                "logps_rejected": float(cat["rejected_logps"].mean()),
-                "grad_norm": grad_norm,
-                "lr": lr,
-                "seconds": time.perf_counter() - t0,
-            }
-            self.history.append(record)
-            if callback is not None:
-                callback(self, record)
-            if out is not None and cfg.save_every and self.step % cfg.save_every == 0:
-                if acc.is_main_process:
-                    self.save_checkpoint(out)
-                acc.wait_for_everyone()
+        show = (sys.stderr.isatty() if progress is None else progress) and acc.is_main_process
+        with progress_bar(show, max(total - self.step, 0), f"aligning ({cfg.loss})",
+                          "steps") as advance:
+            while self.step < total:
+                t0 = time.perf_counter()
+                lr = self._lr(self.step)
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr
+                self.optimizer.zero_grad(set_to_none=True)
+                collected: dict[str, list[torch.Tensor]] = {}
+                for micro in range(cfg.grad_accum):
+                    full = self.batch_indices(self.step, micro, n)
+                    index, positions, denominator = full, np.arange(len(full)), None
+                    if world > 1:  # this process's shard; divide by the whole batch's weight
+                        total_w = float(np.asarray(data.weights)[full].sum())
+                        denominator = torch.tensor(max(total_w, 1e-12) / world)
+                        positions = positions[rank::world]
+                        index = full[positions]
+                    last = micro == cfg.grad_accum - 1
+                    sync = contextlib.nullcontext() if last else acc.no_sync(self._engine)
+                    with sync:
+                        context = (full, positions,
+                                   None if kl_ref is None else kl_ref[self.step, micro])
+                        if isinstance(data, TokenLists) and self.unpaired:
+                            loss, stats = self.single_batch_loss(data, index, refs,
+                                                                 denominator=denominator,
+                                                                 context=context)
+                        elif isinstance(data, TokenLists):
+                            loss, stats = self.list_batch_loss(data, index, refs,
+                                                               denominator=denominator)
+                        else:
+                            ref_c, ref_r = refs if refs is not None else (None, None)
+                            loss, stats = self.batch_loss(data, index, ref_c, ref_r,
+                                                          denominator=denominator,
+                                                          context=context)
+                        acc.backward(loss / cfg.grad_accum)
+                    for k, v in stats.items():
+                        collected.setdefault(k, []).append(v)
+                grad_norm = float("nan")
+                if cfg.max_grad_norm is not None:
+                    grad_norm = self._clip(params, cfg.max_grad_norm)
+                self.optimizer.step()
+                self.step += 1
+                cat = {k: self._gather(torch.cat(v).float()) for k, v in collected.items()}
+                record = {
+                    "step": self.step,
+                    "loss": float(cat["loss"].mean()),
+                    "reward_accuracy": float((cat["chosen_rewards"] > cat["rejected_rewards"])
+                                             .float().mean()),
+                    "reward_margin": float((cat["chosen_rewards"]
+                                            - cat["rejected_rewards"]).mean()),
+                    "logps_chosen": float(cat["chosen_logps"].mean()),
+                    "logps_rejected": float(cat["rejected_logps"].mean()),
+                    "grad_norm": grad_norm,
+                    "lr": lr,
+                    "seconds": time.perf_counter() - t0,
+                }
+                self.history.append(record)
+                advance(1)
+                if callback is not None:
+                    callback(self, record)
+                if out is not None and cfg.save_every and self.step % cfg.save_every == 0:
+                    if acc.is_main_process:
+                        self.save_checkpoint(out)
+                    acc.wait_for_everyone()
         if out is not None:
             if acc.is_main_process:
                 self.save_checkpoint(out)
