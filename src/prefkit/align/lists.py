@@ -21,6 +21,7 @@ The reference log-probabilities of every response are kept as one flat vector in
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -217,9 +218,10 @@ def list_logps(
     pad_id: int,
     batch_size: int = 32,
     autocast_dtype: torch.dtype | None = None,
+    advance: Callable[[int], None] | None = None,
 ) -> torch.Tensor:
     """Summed log-probs of every response of every list, flat in list order, without gradients
-    (``batch_size`` responses per padded forward pass)."""
+    (``batch_size`` responses per padded forward pass; ``advance(k)`` after each k responses)."""
     from prefkit.align.pairs import sequence_logps
 
     was_training = getattr(model, "training", False)
@@ -236,6 +238,8 @@ def list_logps(
                                 enabled=autocast_dtype is not None):
                 logps, _ = sequence_logps(model, batch)
             parts.append(logps.float().cpu())
+            if advance is not None:
+                advance(stop - start)
     finally:
         model.train(was_training)
     return torch.cat(parts)

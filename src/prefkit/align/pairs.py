@@ -16,7 +16,7 @@ of concatenated sequences whose ``position_ids`` restart at 0 for each (see
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -316,9 +316,10 @@ def pair_logps(
     batch_size: int = 32,
     hidden: bool = False,
     autocast_dtype: torch.dtype | None = None,
+    advance: Callable[[int], None] | None = None,
 ) -> dict[str, torch.Tensor]:
     """Summed log-probs (and lengths; hidden sums with ``hidden``) of every chosen and rejected
-    response, in pair order, without gradients."""
+    response, in pair order, without gradients (``advance(k)`` after each batch of k pairs)."""
     was_training = getattr(model, "training", False)
     model.eval()
     device = next(model.parameters()).device
@@ -341,6 +342,8 @@ def pair_logps(
             if hidden:
                 parts["chosen_hidden"].append(res[2][:n].float().cpu())
                 parts["rejected_hidden"].append(res[2][n:].float().cpu())
+            if advance is not None:
+                advance(n)
     finally:
         model.train(was_training)
     return {k: torch.cat(v) for k, v in parts.items()}

@@ -218,6 +218,7 @@ class AlignTrainer:
         # (steps, grad_accum, examples), computed before training (no model copy)
         self._kl_reference: torch.Tensor | None = None
         self.unpaired = False  # set by prepare(): KTO on single labelled responses
+        self.progress: bool | None = None  # progress bars on stderr (None: when a terminal)
 
     @property
     def _kto_mismatched(self) -> bool:
@@ -294,10 +295,11 @@ class AlignTrainer:
         """
 
         def compute() -> dict[str, torch.Tensor]:
-            res = self._with_reference(
-                lambda m: pair_logps(m, pairs, pad_id=self.pad_id,
-                                     batch_size=self.config.ref_batch_size,
-                                     autocast_dtype=self._ac()))
+            with self._bar(len(pairs), "reference log-probs", "pairs") as advance:
+                res = self._with_reference(
+                    lambda m: pair_logps(m, pairs, pad_id=self.pad_id,
+                                         batch_size=self.config.ref_batch_size,
+                                         autocast_dtype=self._ac(), advance=advance))
             return {"chosen": res["chosen"], "rejected": res["rejected"]}
 
         t = self._shared_reference(pairs.fingerprint(), cache, compute,
@@ -310,14 +312,21 @@ class AlignTrainer:
         """Reference log-probs of every response of every list (flat, list order), computed once
         and cached like :meth:`reference_logps`."""
 
-        def compute() -> dict[str, torch.Tensor]:
-            return {"logps": self._with_reference(
-                lambda m: list_logps(m, lists, pad_id=self.pad_id,
-                                     batch_size=self.config.ref_batch_size,
-                                     autocast_dtype=self._ac()))}
-
         n = int(lists.sizes.sum())
+
+        def compute() -> dict[str, torch.Tensor]:
+            with self._bar(n, "reference log-probs", "responses") as advance:
+                return {"logps": self._with_reference(
+                    lambda m: list_logps(m, lists, pad_id=self.pad_id,
+                                         batch_size=self.config.ref_batch_size,
+                                         autocast_dtype=self._ac(), advance=advance))}
+
         return self._shared_reference(lists.fingerprint(), cache, compute, {"logps": n})["logps"]
+
+    def _bar(self, total: int, what: str, unit: str) -> Any:
+        """A progress bar on stderr (see ``progress``), main process only."""
+        show = sys.stderr.isatty() if self.progress is None else self.progress
+        return progress_bar(show and self.accelerator.is_main_process, total, what, unit)
 
     def _with_reference(self, fn: Callable[[Any], Any]) -> Any:
         """``fn(model)`` with the reference: the given model, the LoRA base, or the policy."""
@@ -528,8 +537,10 @@ class AlignTrainer:
                     prompts += p
                     responses += r
             flat = TokenLists(prompts, [[r] for r in responses], [], np.ones(len(prompts)))
-            return {"kl": list_logps(self.model, flat, pad_id=self.pad_id,
-                                     batch_size=cfg.ref_batch_size, autocast_dtype=self._ac())}
+            with self._bar(len(prompts), "KTO KL reference", "pairs") as advance:
+                return {"kl": list_logps(self.model, flat, pad_id=self.pad_id,
+                                         batch_size=cfg.ref_batch_size,
+                                         autocast_dtype=self._ac(), advance=advance)}
 
         size = steps * cfg.grad_accum * width
         kl = self._shared_reference(key, cache, compute, {"kl": size})["kl"]
@@ -697,6 +708,8 @@ class AlignTrainer:
         """
         cfg = self.config
         acc = self.accelerator
+        if progress is not None:
+            self.progress = progress
         world, rank = acc.num_processes, acc.process_index
         if cfg.batch_size < world:
             raise ValueError(f"batch_size {cfg.batch_size} < {world} processes: every process "
@@ -725,9 +738,7 @@ class AlignTrainer:
             torch.manual_seed(cfg.seed)
         self.model.train()
         params = list(self.trainable_parameters().values())
-        show = (sys.stderr.isatty() if progress is None else progress) and acc.is_main_process
-        with progress_bar(show, max(total - self.step, 0), f"aligning ({cfg.loss})",
-                          "steps") as advance:
+        with self._bar(max(total - self.step, 0), f"aligning ({cfg.loss})", "steps") as advance:
             while self.step < total:
                 t0 = time.perf_counter()
                 lr = self._lr(self.step)
