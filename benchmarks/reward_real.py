@@ -306,21 +306,47 @@ def main() -> None:
         print(f"| {name} | {s['Chat Hard']:.3f} | {s['Prior Sets']:.3f} | {s['Other']:.3f} | "
               f"{rb['score']:.3f} |")
 
-    llmeval = _text_pairs(_load("*LLMEval2_benchmark*"))
-    part_train, part_test = llmeval.split(by="prompt", test_size=0.2, seed=0)
-    print(f"\nWithin LLMEval² (split by prompt: {len(part_train)} train / {len(part_test)} test)\n")
-    print("| model | acc / log-loss / ECE |")
-    print("|---|---:|")
-    within = {
-        "baseline LR (packed)": Baseline(RewardModel(encoder, inputs="packed")),
-        "default RM (linear BT, packed+cosine)": RewardModel(encoder),
-        "linear BT, packed": RewardModel(encoder, inputs="packed"),
-        "linear BT, packed+relevance": RewardModel(encoder, inputs=BOTH),
-        "ensemble ×5 (uwo)": RewardModel(encoder, "ensemble", members=5, aggregation="uwo"),
+    within_source(encoder, sources)
+
+
+def within_source(encoder: Any, sources: dict[str, PreferenceDataset],
+                  seeds: tuple[int, ...] = (0, 1, 2, 3, 4)) -> None:
+    """Within each training source: five 80/20 splits by prompt; mean accuracy / log-loss per
+    model, and the pooled paired sign test of each model against the baseline over every test
+    record of every split."""
+    makers = {
+        "baseline LR (packed)": lambda: Baseline(RewardModel(encoder, inputs="packed")),
+        "default RM (linear BT, packed+cosine)": lambda: RewardModel(encoder),
+        "linear BT, packed": lambda: RewardModel(encoder, inputs="packed"),
+        "ensemble ×5 (uwo)": lambda: RewardModel(encoder, "ensemble", members=5,
+                                                 aggregation="uwo"),
     }
-    for name, model in within.items():
-        model.fit(part_train)
-        print(f"| {name} | {_cells(model, part_test)} |")
+    print(f"\nWithin each training source ({len(seeds)} splits by prompt, 80/20): mean acc / "
+          "mean log-loss\n")
+    print("| model | " + " | ".join(sources) + " | all (paired vs baseline) |")
+    print("|---|" + "---:|" * (len(sources) + 1))
+    probs: dict[str, list[np.ndarray]] = {name: [] for name in makers}
+    ys: list[np.ndarray] = []
+    cells: dict[str, list[str]] = {name: [] for name in makers}
+    for ds in sources.values():
+        per: dict[str, list[tuple[float, float]]] = {name: [] for name in makers}
+        for seed in seeds:
+            part_train, part_test = ds.split(by="prompt", test_size=0.2, seed=seed)
+            y = part_test.outcomes()
+            ys.append(y)
+            for name, make in makers.items():
+                prob = make().fit(part_train).predict_proba(part_test)
+                probs[name].append(prob)
+                per[name].append((accuracy(y, prob), log_loss(y, prob)))
+        for name in makers:
+            acc = np.mean([a for a, _ in per[name]])
+            ll = np.mean([b for _, b in per[name]])
+            cells[name].append(f"{acc:.3f} / {ll:.3f}")
+    y_all = np.concatenate(ys)
+    base = np.concatenate(probs["baseline LR (packed)"])
+    for name in makers:
+        pooled = paired_cell(np.concatenate(probs[name]), base, y_all)
+        print(f"| {name} | " + " | ".join(cells[name]) + f" | {pooled} |")
 
 
 if __name__ == "__main__":
