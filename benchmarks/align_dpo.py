@@ -16,6 +16,13 @@ tokenisation and the reference pass).
 
     .venv/bin/python benchmarks/align_dpo.py --packing --repeats 3 --steps 20 --pairs 256
     .venv/bin/python benchmarks/align_dpo.py --packing --hidden 256 --layers 4 --threads 1
+
+``--loss kto`` compares unpaired KTO instead (each pair's responses as one desirable and one
+undesirable example): prefkit's trainer without a reference model (initial-policy KL log-probs
+precomputed, no model copy) against TRL's ``KTOTrainer`` with ``precompute_ref_log_probs=True``
+(reference and KL log-probs precomputed, no reference model kept):
+
+    .venv/bin/python benchmarks/align_dpo.py --loss kto --repeats 3 --steps 30 --pairs 128
 """
 
 from __future__ import annotations
@@ -95,6 +102,8 @@ def worker(kind: str, base: str, args: argparse.Namespace) -> dict[str, float]:
         for r in records
     ]
     before = _rss_mib()
+    if args.loss == "kto":
+        return _kto_worker(kind, model, tok, rows, args, before)
     if kind in ("prefkit", "packed"):
         from prefkit.align.trainer import AlignConfig, AlignTrainer
         from prefkit.data import PreferenceDataset
@@ -150,6 +159,65 @@ def worker(kind: str, base: str, args: argparse.Namespace) -> dict[str, float]:
     }
 
 
+def _kto_worker(kind: str, model: object, tok: object, rows: list[dict[str, str]],
+                args: argparse.Namespace, before: float) -> dict[str, float]:
+    """Unpaired KTO: every pair's chosen response desirable, its rejected one undesirable."""
+    examples = ([{"prompt": r["prompt"], "completion": r["chosen"], "label": True} for r in rows]
+                + [{"prompt": r["prompt"], "completion": r["rejected"], "label": False}
+                   for r in rows])
+    if kind == "prefkit":
+        from prefkit.align.trainer import AlignConfig, AlignTrainer
+        from prefkit.data import PreferenceDataset
+
+        ds = PreferenceDataset.from_records(
+            [{"prompt": e["prompt"], "text": e["completion"],
+              "scores": {"label": float(e["label"])}} for e in examples], kind="rating")
+        t0 = time.perf_counter()
+        trainer = AlignTrainer(model, tok, AlignConfig(
+            loss="kto", beta=0.1, learning_rate=1e-3, max_steps=args.steps,
+            batch_size=args.batch_size, max_grad_norm=1.0, device="cpu"))
+        trainer.train(ds, progress=False)
+        elapsed = time.perf_counter() - t0
+        step_times = [h["seconds"] for h in trainer.history]
+    else:
+        from datasets import Dataset
+        from transformers import TrainerCallback
+        from trl import KTOConfig, KTOTrainer
+
+        step_times = []
+
+        class Timer(TrainerCallback):
+            def on_step_begin(self, *a: object, **k: object) -> None:
+                self.t = time.perf_counter()
+
+            def on_step_end(self, *a: object, **k: object) -> None:
+                step_times.append(time.perf_counter() - self.t)
+
+        with tempfile.TemporaryDirectory() as out:
+            t0 = time.perf_counter()
+            cfg = KTOConfig(
+                output_dir=out, per_device_train_batch_size=args.batch_size,
+                max_steps=args.steps, learning_rate=1e-3, beta=0.1,
+                precompute_ref_log_probs=True, precompute_ref_batch_size=32,
+                lr_scheduler_type="constant", warmup_steps=0, max_grad_norm=1.0,
+                logging_steps=10_000, save_strategy="no", report_to=[], use_cpu=True,
+                dataloader_num_workers=0, disable_tqdm=True, seed=0, max_length=512,
+            )
+            trainer = KTOTrainer(model=model, args=cfg, train_dataset=Dataset.from_list(examples),
+                                 processing_class=tok, callbacks=[Timer()])
+            trainer.train()
+            elapsed = time.perf_counter() - t0
+    peak = _rss_mib()
+    steady = statistics.median(step_times[2:] or step_times)
+    return {
+        "step_pairs_per_s": args.batch_size / steady,
+        "pairs_per_s": args.steps * args.batch_size / elapsed,
+        "seconds": elapsed,
+        "peak_rss_mib": peak,
+        "peak_rss_delta_mib": peak - before,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -163,6 +231,8 @@ def main() -> None:
                         help="responses repeated 1..N times (default 8 with --packing, else 1)")
     parser.add_argument("--hidden", type=int, default=64, help="tiny model hidden size")
     parser.add_argument("--layers", type=int, default=2, help="tiny model layers")
+    parser.add_argument("--loss", choices=["dpo", "kto"], default="dpo",
+                        help="kto: unpaired KTO in both trainers")
     parser.add_argument("--worker", choices=["prefkit", "packed", "trl"])
     parser.add_argument("--base")
     args = parser.parse_args()
@@ -184,11 +254,12 @@ def main() -> None:
                 cmd = [sys.executable, __file__, "--worker", kind, "--base", str(base),
                        "--steps", str(args.steps), "--pairs", str(args.pairs),
                        "--batch-size", str(args.batch_size), "--threads", str(args.threads),
-                       "--max-repeat", str(args.max_repeat)]
+                       "--max-repeat", str(args.max_repeat), "--loss", args.loss]
                 res = subprocess.run(cmd, check=True, capture_output=True, text=True)
                 runs[kind].append(json.loads(res.stdout.strip().splitlines()[-1]))
     med = {k: {m: statistics.median(r[m] for r in v) for m in v[0]} for k, v in runs.items()}
-    print(f"DPO, tiny Llama ({args.layers}x{args.hidden}), CPU, {args.threads} threads, "
+    what = "unpaired KTO (examples/s)" if args.loss == "kto" else "DPO"
+    print(f"{what}, tiny Llama ({args.layers}x{args.hidden}), CPU, {args.threads} threads, "
           f"batch {args.batch_size}, "
           f"{args.steps} steps, {args.pairs} pairs, responses x1..{args.max_repeat}, "
           f"padding {pad_share:.0%} of padded tokens, medians of {args.repeats}")
