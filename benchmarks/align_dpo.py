@@ -79,6 +79,42 @@ def _padding_share(base: str, args: argparse.Namespace) -> float:
     return 1.0 - real / total
 
 
+#: the TRL settings both trainers' runs share (constant LR, no logging, saving or tqdm, CPU)
+TRL_COMMON = {
+    "lr_scheduler_type": "constant", "warmup_steps": 0, "max_grad_norm": 1.0,
+    "logging_steps": 10_000, "save_strategy": "no", "report_to": [], "use_cpu": True,
+    "dataloader_num_workers": 0, "disable_tqdm": True, "seed": 0, "max_length": 512,
+}
+
+
+def _step_timer(step_times: list[float]) -> object:
+    """A transformers callback appending each optimiser step's wall time to ``step_times``."""
+    from transformers import TrainerCallback
+
+    class Timer(TrainerCallback):
+        def on_step_begin(self, *a: object, **k: object) -> None:
+            self.t = time.perf_counter()
+
+        def on_step_end(self, *a: object, **k: object) -> None:
+            step_times.append(time.perf_counter() - self.t)
+
+    return Timer()
+
+
+def _summary(step_times: list[float], elapsed: float, before: float,
+             args: argparse.Namespace) -> dict[str, float]:
+    """Steady-state and end-to-end throughput, time and peak RSS of one worker run."""
+    peak = _rss_mib()
+    steady = statistics.median(step_times[2:] or step_times)
+    return {
+        "step_pairs_per_s": args.batch_size / steady,
+        "pairs_per_s": args.steps * args.batch_size / elapsed,
+        "seconds": elapsed,
+        "peak_rss_mib": peak,
+        "peak_rss_delta_mib": peak - before,
+    }
+
+
 def worker(kind: str, base: str, args: argparse.Namespace) -> dict[str, float]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -121,18 +157,9 @@ def worker(kind: str, base: str, args: argparse.Namespace) -> dict[str, float]:
         step_times = [h["seconds"] for h in trainer.history]
     else:
         from datasets import Dataset
-        from transformers import TrainerCallback
         from trl import DPOConfig, DPOTrainer
 
-        step_times = []
-
-        class Timer(TrainerCallback):
-            def on_step_begin(self, *a: object, **k: object) -> None:
-                self.t = time.perf_counter()
-
-            def on_step_end(self, *a: object, **k: object) -> None:
-                step_times.append(time.perf_counter() - self.t)
-
+        step_times: list[float] = []
         ds = Dataset.from_list(rows)
         with tempfile.TemporaryDirectory() as out:
             t0 = time.perf_counter()
@@ -140,23 +167,13 @@ def worker(kind: str, base: str, args: argparse.Namespace) -> dict[str, float]:
                 output_dir=out, per_device_train_batch_size=args.batch_size,
                 max_steps=args.steps, learning_rate=1e-3, beta=0.1, loss_type=["sigmoid"],
                 precompute_ref_log_probs=True, precompute_ref_batch_size=32,
-                lr_scheduler_type="constant", warmup_steps=0, max_grad_norm=1.0,
-                logging_steps=10_000, save_strategy="no", report_to=[], use_cpu=True,
-                dataloader_num_workers=0, disable_tqdm=True, seed=0, max_length=512,
+                **TRL_COMMON,
             )
             trainer = DPOTrainer(model=model, args=cfg, train_dataset=ds,
-                                 processing_class=tok, callbacks=[Timer()])
+                                 processing_class=tok, callbacks=[_step_timer(step_times)])
             trainer.train()
             elapsed = time.perf_counter() - t0
-    peak = _rss_mib()
-    steady = statistics.median(step_times[2:] or step_times)
-    return {
-        "step_pairs_per_s": args.batch_size / steady,
-        "pairs_per_s": args.steps * args.batch_size / elapsed,
-        "seconds": elapsed,
-        "peak_rss_mib": peak,
-        "peak_rss_delta_mib": peak - before,
-    }
+    return _summary(step_times, elapsed, before, args)
 
 
 def _kto_worker(kind: str, model: object, tok: object, rows: list[dict[str, str]],
@@ -181,41 +198,22 @@ def _kto_worker(kind: str, model: object, tok: object, rows: list[dict[str, str]
         step_times = [h["seconds"] for h in trainer.history]
     else:
         from datasets import Dataset
-        from transformers import TrainerCallback
         from trl import KTOConfig, KTOTrainer
 
-        step_times = []
-
-        class Timer(TrainerCallback):
-            def on_step_begin(self, *a: object, **k: object) -> None:
-                self.t = time.perf_counter()
-
-            def on_step_end(self, *a: object, **k: object) -> None:
-                step_times.append(time.perf_counter() - self.t)
-
+        step_times: list[float] = []
         with tempfile.TemporaryDirectory() as out:
             t0 = time.perf_counter()
             cfg = KTOConfig(
                 output_dir=out, per_device_train_batch_size=args.batch_size,
                 max_steps=args.steps, learning_rate=1e-3, beta=0.1,
                 precompute_ref_log_probs=True, precompute_ref_batch_size=32,
-                lr_scheduler_type="constant", warmup_steps=0, max_grad_norm=1.0,
-                logging_steps=10_000, save_strategy="no", report_to=[], use_cpu=True,
-                dataloader_num_workers=0, disable_tqdm=True, seed=0, max_length=512,
+                **TRL_COMMON,
             )
             trainer = KTOTrainer(model=model, args=cfg, train_dataset=Dataset.from_list(examples),
-                                 processing_class=tok, callbacks=[Timer()])
+                                 processing_class=tok, callbacks=[_step_timer(step_times)])
             trainer.train()
             elapsed = time.perf_counter() - t0
-    peak = _rss_mib()
-    steady = statistics.median(step_times[2:] or step_times)
-    return {
-        "step_pairs_per_s": args.batch_size / steady,
-        "pairs_per_s": args.steps * args.batch_size / elapsed,
-        "seconds": elapsed,
-        "peak_rss_mib": peak,
-        "peak_rss_delta_mib": peak - before,
-    }
+    return _summary(step_times, elapsed, before, args)
 
 
 def main() -> None:
