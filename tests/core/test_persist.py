@@ -87,6 +87,15 @@ def test_tampered_arrays_and_config(toy_class, tmp_path):
         persist.load(tmp_path / "m")
     cfg = tmp_path / "m" / "config.json"
     doc = json.loads(cfg.read_text())
+    doc["version"] = "2"
+    cfg.write_text(json.dumps(doc))
+    with pytest.raises(ModelFileError, match="'version'"):
+        persist.load(tmp_path / "m")
+    doc["version"] = 2
+    doc["config"] = [1, 2]
+    cfg.write_text(json.dumps(doc))
+    with pytest.raises(ModelFileError, match="'config'"):
+        persist.load(tmp_path / "m")
     doc["version"] = 99
     cfg.write_text(json.dumps(doc))
     with pytest.raises(ModelFileError, match="newer"):

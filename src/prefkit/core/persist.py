@@ -29,9 +29,10 @@ import os
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from prefkit.core.atomic import json_default, publish_dir
 from prefkit.core.limits import LIMITS, read_config, regular_file
@@ -214,6 +215,36 @@ def save(model: Any, directory: str | os.PathLike[str], *, overwrite: bool = Tru
     return publish_dir(build, directory, overwrite=overwrite)
 
 
+class SavedHeader(BaseModel):
+    """The checked header of a ``config.json`` (strict types: no coercion of ``"2"`` to 2)."""
+
+    model_config = ConfigDict(strict=True, extra="allow", populate_by_name=True)
+
+    format: Literal["prefkit"]
+    version: int = Field(ge=1)
+    class_: str = Field(alias="class", max_length=200)
+    config: dict[str, Any]
+
+
+def _header(doc: dict[str, Any], where: Path) -> SavedHeader:
+    version = doc.get("version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > VERSION:
+        raise ModelFileError(
+            f"{where}: format version {version} is newer than this prefkit reads ({VERSION}); "
+            "upgrade prefkit"
+        )
+    if "class" in doc and not (isinstance(doc["class"], str) and doc["class"] in KNOWN_CLASSES):
+        raise ModelFileError(
+            f"{where}: unknown model class {doc['class']!r} (not in prefkit's registry)"
+        )
+    try:
+        return SavedHeader.model_validate(doc)
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = ".".join(str(x) for x in first["loc"]) or "document"
+        raise ModelFileError(f"{where}: field {field!r}: {first['msg']}") from None
+
+
 def _legacy_tag(path: Path, doc: dict[str, Any] | None) -> str | None:
     """The registry tag of a prefkit 0.1 directory, or None."""
     if doc is not None:
@@ -227,15 +258,6 @@ def _legacy_tag(path: Path, doc: dict[str, Any] | None) -> str | None:
     if (path / "align_config.json").is_file() and (path / "policy").is_dir():
         return "align.DPOPolicy"
     return None
-
-
-def read_saved(directory: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """(whole config.json document, arrays) of a version-2 model directory, both checked."""
-    path = Path(directory)
-    doc = read_config(path / CONFIG_FILE)
-    arrays_path = path / ARRAYS_FILE
-    arrays = read_arrays(arrays_path) if arrays_path.exists() else {}
-    return doc, arrays
 
 
 def load(directory: str | os.PathLike[str], **kwargs: Any) -> Any:
@@ -253,16 +275,9 @@ def load(directory: str | os.PathLike[str], **kwargs: Any) -> Any:
     config_path = path / CONFIG_FILE
     doc = read_config(config_path) if config_path.exists() else None
     if doc is not None and doc.get("format") == FORMAT:
-        version = doc.get("version")
-        if not isinstance(version, int) or isinstance(version, bool) or version > VERSION:
-            raise ModelFileError(
-                f"{config_path}: format version {version!r} is newer than this prefkit reads "
-                f"({VERSION}); upgrade prefkit"
-            )
-        cls = resolve(doc.get("class"), config_path)
-        config = doc.get("config")
-        if not isinstance(config, dict):
-            raise ModelFileError(f"{config_path}: 'config' must be a JSON object")
+        header = _header(doc, config_path)
+        cls = resolve(header.class_, config_path)
+        config = header.config
         arrays_path = path / ARRAYS_FILE
         arrays = read_arrays(arrays_path) if arrays_path.exists() else {}
         try:

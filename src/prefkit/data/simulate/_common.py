@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from prefkit.core.atomic import atomic_write_text
 from prefkit.data.schema import PreferenceDataset
 from prefkit.errors import DataError
 
@@ -59,17 +59,8 @@ class Simulation:
 
     def save_truth(self, path: str | os.PathLike[str], *, records: bool = False) -> None:
         """Write :meth:`truth_json` to ``path`` atomically (temporary file, then rename)."""
-        path = os.fspath(path)
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".truth-", suffix=".json", dir=directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(self.truth_json(records=records), fh, indent=1, ensure_ascii=False)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        text = json.dumps(self.truth_json(records=records), indent=1, ensure_ascii=False)
+        atomic_write_text(path, text)
 
 
 def to_jsonable(value: Any) -> Any:
