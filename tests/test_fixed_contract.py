@@ -53,8 +53,8 @@ def test_leaderboard_save_model(tmp_path):
 
 
 def test_plural_train(tmp_path):
-    run("data", "simulate", "users", "--out", "users.jsonl", "--n", "2000", "--items", "8",
-        cwd=tmp_path)
+    run("data", "simulate", "users", "--out", "users.jsonl", "--items", "8",
+        "--param", "n_users=40", cwd=tmp_path)
     run("plural", "train", "users.jsonl", "--out", "plural_model", "--model", "bt-mixture",
         "--components", "2", cwd=tmp_path)
     check_probabilities(tmp_path / "plural_model", tmp_path / "users.jsonl")

@@ -123,6 +123,20 @@ def test_file_in_place_of_directory(tmp_path):
         check_output_dir(tmp_path / "f")
 
 
+def test_published_files_follow_the_umask(tmp_path):
+    def build(tmp):
+        fd = os.open(tmp / "w.bin", os.O_CREAT | os.O_WRONLY, 0o600)  # like safetensors
+        os.close(fd)
+
+    old = os.umask(0o022)
+    try:
+        publish_dir(build, tmp_path / "m")
+    finally:
+        os.umask(old)
+    assert _mode(tmp_path / "m" / "w.bin") == 0o644
+    assert _mode(tmp_path / "m") == 0o755
+
+
 def test_manifest_lists_written_files(tmp_path):
     out = tmp_path / "m"
     publish_dir(_build("1"), out)

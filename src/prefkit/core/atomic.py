@@ -188,6 +188,7 @@ def publish_dir(
     try:
         os.chmod(tmp, 0o777 & ~_umask())
         build(tmp)
+        _normal_modes(tmp)
         files = _listing(tmp)
         manifest = {"files": files, "written_by": "prefkit", "time": time.time()}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
@@ -200,6 +201,21 @@ def publish_dir(
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return path
+
+
+def _normal_modes(root: Path) -> None:
+    """Give what prefkit wrote the modes ``open()`` would (some writers, e.g. safetensors, use
+    0600 whatever the umask)."""
+    mask = _umask()
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames:
+            full = os.path.join(dirpath, name)
+            if not os.path.islink(full):
+                os.chmod(full, 0o777 & ~mask)
+        for name in filenames:
+            full = os.path.join(dirpath, name)
+            if not os.path.islink(full):
+                os.chmod(full, 0o666 & ~mask)
 
 
 def _swap_into(tmp: Path, final: Path) -> None:

@@ -4,6 +4,7 @@ Files and model directories come from strangers.  Every bound here is generous b
 each can be raised with an environment variable (read when the limit is checked)::
 
     PREFKIT_MAX_EXPANDED_BYTES   decompressed size of one input file        (default 8 GiB)
+    PREFKIT_MAX_EXPANSION_RATIO  decompressed / compressed size, past 256 MiB (default 200)
     PREFKIT_MAX_RECORD_BYTES     bytes of one record (one JSON line / row)  (default 64 MiB)
     PREFKIT_MAX_TEXT_CHARS       characters of one text field               (default 8,000,000)
     PREFKIT_MAX_JSON_DEPTH       nesting depth of one JSON value            (default 64)
@@ -33,6 +34,7 @@ MiB = 1 << 20
 @dataclass(frozen=True)
 class Limits:
     max_expanded_bytes: int = 8 * GiB
+    max_expansion_ratio: int = 200
     max_record_bytes: int = 64 * MiB
     max_text_chars: int = 8_000_000
     max_json_depth: int = 64
