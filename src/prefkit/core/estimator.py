@@ -16,6 +16,14 @@ judge — is a :class:`PreferenceEstimator`:
 * ``save(dir)`` / ``load(dir)`` — one directory format for all (:mod:`prefkit.core.persist`).
 
 Because they all answer ``predict_proba``, one :func:`prefkit.evaluate.evaluate` scores them all.
+
+``get_params`` / ``set_params`` are scikit-learn's own ``BaseEstimator`` methods, and
+``sklearn.base.clone`` works on every model.  They are bound *lazily*: importing
+``sklearn.base`` costs about a second (it pulls in scipy.stats and pandas), which every command
+line call that fits or loads a choice model would otherwise pay before doing any work.  So the
+class does not inherit from ``BaseEstimator`` at definition time; it calls its methods on first
+use.  ``isinstance(model, BaseEstimator)`` is therefore False — test for
+:class:`PreferenceEstimator` instead.
 """
 
 from __future__ import annotations
@@ -24,16 +32,51 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar
 
-from sklearn.base import BaseEstimator
-
 from prefkit.errors import ModelFileError, NotFittedError
 
 
-class PreferenceEstimator(BaseEstimator):
+def _sklearn_base() -> Any:
+    from sklearn.base import BaseEstimator
+
+    return BaseEstimator
+
+
+class PreferenceEstimator:
     """Base class of every prefkit model (see the module notes for the contract)."""
 
     #: attribute whose presence means "fitted"; None: any public attribute ending in ``_``
     _fitted_attr: ClassVar[str | None] = None
+
+    # ---------------------------------------------------------------- hyper-parameters
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        """Names of the ``__init__`` keyword arguments (scikit-learn's rule)."""
+        return _sklearn_base()._get_param_names.__func__(cls)
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Hyper-parameters by name (``sklearn.base.BaseEstimator.get_params``)."""
+        return _sklearn_base().get_params(self, deep)
+
+    def set_params(self, **params: Any) -> PreferenceEstimator:
+        """Set hyper-parameters (``sklearn.base.BaseEstimator.set_params``)."""
+        return _sklearn_base().set_params(self, **params)
+
+    def __sklearn_clone__(self) -> PreferenceEstimator:
+        from sklearn.base import _clone_parametrized
+
+        return _clone_parametrized(self)
+
+    def __repr__(self) -> str:
+        import inspect
+
+        signature = inspect.signature(type(self).__init__)
+        shown = []
+        for name in self._get_param_names():
+            value = getattr(self, name, None)
+            default = signature.parameters[name].default
+            if default is inspect.Parameter.empty or not _same(value, default):
+                shown.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(shown)})"
 
     # ---------------------------------------------------------------- the contract
     def fit(self, dataset: Any, **fit_params: Any) -> PreferenceEstimator:
@@ -71,3 +114,10 @@ class PreferenceEstimator(BaseEstimator):
                 f"{directory}: holds a {type(model).__name__}, not a {cls.__name__}"
             )
         return model
+
+
+def _same(value: Any, default: Any) -> bool:
+    try:
+        return bool(value is default or value == default)
+    except (TypeError, ValueError):  # arrays and other values without a truth value
+        return False
