@@ -5,12 +5,19 @@ batched Newton solver (2 threads), warm-started at the full-data fit.  Peer: the
 per round a scikit-learn LogisticRegression on the unique rows with the resampled counts as
 sample weights (LMArena's approach), timed on a few rounds and scaled to 1,000 (stated).
 
-Run:  .venv/bin/python benchmarks/choice_bootstrap.py
+Plackett–Luce on sushi (5,000 rankings of 10 items, issue #12 item 18): 1,000 record-bootstrap
+rounds, batched on choice-set statistics (:mod:`prefkit.choice.pl_bootstrap`), timed in-process
+and through ``prefkit leaderboard --bootstrap 1000`` (CLI start-up and reading included), three
+runs each to show the run-to-run spread; the old per-round Newton loop is timed on 3 rounds.
+
+Run:  .venv/bin/python benchmarks/choice_bootstrap.py [--only sushi]
 """
 
 from __future__ import annotations
 
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -21,8 +28,10 @@ from choice_fit import simulate
 from prefkit.choice import BradleyTerry, bootstrap, count_pairs
 
 ROUNDS = 1000
-ARENA = (Path(__file__).resolve().parents[1].parent / "shared" / "data" / "llm-pairwise"
-         / "lmarena_arena-hard-auto__data_arena_hard_battles.jsonl")
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+ARENA = SHARED / "llm-pairwise" / "lmarena_arena-hard-auto__data_arena_hard_battles.jsonl"
+SUSHI = SHARED / "rankings" / "cran_BayesMallows__data_sushi_rankings.converted.csv"
+PREFKIT = Path(sys.executable).with_name("prefkit")
 
 
 def sklearn_round_loop(model, rounds: int, seed: int = 0) -> float:
@@ -64,7 +73,53 @@ def run(label: str, model, peer_rounds: int) -> None:
           f"-> {per_round * ROUNDS:.1f} s per {ROUNDS}; ratio {per_round * ROUNDS / t_pk:.0f}x")
 
 
+def sushi() -> None:
+    """Plackett–Luce record bootstrap on sushi: library, old per-round loop, and the CLI."""
+    import prefkit
+    from prefkit.choice import PlackettLuce
+    from prefkit.choice.plackett_luce import newton_solve, stage_pair_index
+
+    if not SUSHI.exists():
+        print(f"sushi rankings not found at {SUSHI}; skipped")
+        return
+    model = PlackettLuce().fit(prefkit.read(str(SUSHI)))
+    times = []
+    for rep in range(3):
+        t = time.perf_counter()
+        res = bootstrap(model, ROUNDS, seed=rep)
+        times.append(time.perf_counter() - t)
+    print(f"sushi PL (5,000 rankings, 10 items): prefkit {ROUNDS} rounds "
+          f"runs {', '.join(f'{x:.2f}' for x in times)} s, median {statistics.median(times):.2f} s;"
+          f" converged {res.converged.mean():.1%}")
+    st = model.stages_
+    pairs = stage_pair_index(st)
+    draws = np.random.default_rng(0).multinomial(st.n_records, np.full(st.n_records,
+                                                 1 / st.n_records), size=3)
+    t = time.perf_counter()
+    iters = []
+    for d in draws:  # the 0.1 path: one entry-layout Newton per round, tiny ungrounded prior
+        _, _, it, _ = newton_solve(st.with_record_weights(d.astype(float)), model.ratings_,
+                                   prec=1e-6, tol=1e-8, pairs=pairs)
+        iters.append(it)
+    old = (time.perf_counter() - t) / 3
+    print(f"sushi PL: old per-round Newton {old:.2f} s/round ({iters} iterations: never "
+          f"converges) -> {old * ROUNDS:.0f} s per {ROUNDS}; "
+          f"ratio {old * ROUNDS / statistics.median(times):.0f}x")
+    for args in (["leaderboard", str(SUSHI)], ["leaderboard", str(SUSHI), "--bootstrap", "1000"]):
+        runs = []
+        for _ in range(3):
+            t = time.perf_counter()
+            done = subprocess.run([str(PREFKIT), *args], capture_output=True, text=True)
+            runs.append(time.perf_counter() - t)
+            assert done.returncode == 0, done.stderr
+        print(f"CLI prefkit {' '.join(args[:1] + args[2:])} sushi: "
+              f"{', '.join(f'{x:.2f}' for x in runs)} s (median {statistics.median(runs):.2f})")
+
+
 def main() -> None:
+    sushi()
+    if "--only" in sys.argv:
+        return
     if ARENA.exists():
         df = pd.read_json(ARENA, lines=True)
         items, codes = np.unique(np.r_[df.model_a, df.model_b], return_inverse=True)

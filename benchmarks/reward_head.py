@@ -19,6 +19,7 @@ import time
 import numpy as np
 import torch
 
+from prefkit.core.mathfn import sigmoid
 from prefkit.encode import EmbeddingCache
 from prefkit.reward import PairFeatures, make_head
 
@@ -35,7 +36,7 @@ def main() -> None:
     w = rng.normal(size=d) * 3
     r = x @ w
     gap = r[:n] - r[n:]
-    y = (rng.random(n) < 1 / (1 + np.exp(-gap))).astype(float)
+    y = (rng.random(n) < sigmoid(gap)).astype(float)
     keys = np.array([i.to_bytes(20, "little") for i in range(2 * n)], dtype="S20")
     with tempfile.TemporaryDirectory() as root:
         EmbeddingCache("bench", root).add(keys, x)

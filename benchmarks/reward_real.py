@@ -33,6 +33,7 @@ from scipy.stats import binomtest
 from sklearn.linear_model import LogisticRegression
 
 from prefkit import PreferenceDataset, read
+from prefkit.core.mathfn import sigmoid
 from prefkit.encode import default_encoder
 from prefkit.encode.relevance import INPUTS
 from prefkit.evaluate import accuracy, expected_calibration_error, log_loss
@@ -230,7 +231,7 @@ class ZeroShotCosine:
 
     def predict_proba(self, ds: PreferenceDataset) -> np.ndarray:
         f = self.features.features(ds)
-        return 1 / (1 + np.exp(-10 * (f.xa[:, -1] - f.xb[:, -1])))
+        return sigmoid(10 * (f.xa[:, -1] - f.xb[:, -1]))
 
 
 def main() -> None:

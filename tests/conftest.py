@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,3 +17,16 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data folder {SHARED_DATA} is absent")
     return SHARED_DATA
+
+
+@pytest.fixture
+def real_file() -> Callable[[str], Path]:
+    """``real_file("llm-pairwise/x.json")`` (a glob): the path, or skip when it is absent."""
+
+    def locate(rel: str) -> Path:
+        matches = sorted(SHARED_DATA.glob(rel))
+        if not matches:
+            pytest.skip(f"real data not available: {SHARED_DATA / rel} (expected ../shared/data)")
+        return matches[0]
+
+    return locate

@@ -96,9 +96,9 @@ def _policy():
     from prefkit.align.policy import DPOPolicy
     from prefkit.align.tiny import build_tiny
 
-    model, tokenizer = build_tiny(seed=0)
-    policy = DPOPolicy(beta=0.1).fit_from(model, tokenizer) if hasattr(
-        DPOPolicy, "fit_from") else DPOPolicy(model=model, tokenizer=tokenizer, beta=0.1)
+    model, tokenizer = build_tiny(seed=0, steps=5)
+    reference, _ = build_tiny(seed=1, steps=5)
+    policy = DPOPolicy.from_models(model, tokenizer, reference, beta=0.1)
     return policy, texts().filter(np.arange(len(texts())) < 8), {}
 
 
@@ -120,8 +120,9 @@ BUILDERS: dict[str, Callable[[], tuple[Any, PreferenceDataset, dict]]] = {
     "plural.MaxMinRLHF": _plural("MaxMinRLHF", n_components=2),
     "align.DPOPolicy": _policy,
 }
-#: fine-tuned transformers are covered by tests/reward/test_transformer_rm.py (slow)
-COVERED_ELSEWHERE = {"reward.TransformerRewardModel"}
+#: fine-tuned transformers are covered by tests/reward/test_transformer_rm.py (slow); the recorded
+#: LLM judge (fitted on judgments, not simulated data) by tests/judge/test_judge_layers.py
+COVERED_ELSEWHERE = {"reward.TransformerRewardModel", "judge.RecordedJudge"}
 
 
 def test_every_registered_class_has_a_builder():

@@ -7,12 +7,33 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from prefkit.data import PreferenceDataset, read
 from prefkit.errors import DataError, PrefkitError
 
+if TYPE_CHECKING:
+    from prefkit.data import PreferenceDataset, read
+
 __version__ = "0.1.0"
+
+#: Public names imported on first use (``import prefkit`` stays light, so the CLI starts fast).
+_LAZY = {"PreferenceDataset": "prefkit.data", "read": "prefkit.data"}
+
+
+def __getattr__(name: str) -> Any:
+    """``prefkit.read`` / ``prefkit.PreferenceDataset``: import :mod:`prefkit.data` on demand."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'prefkit' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 __all__ = ["DataError", "PreferenceDataset", "PrefkitError", "__version__", "load", "read", "save"]
 

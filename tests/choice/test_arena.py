@@ -100,4 +100,4 @@ def test_online_elo_matches_arena_reference(battles: pd.DataFrame) -> None:
         rating[a] = ra + 4 * (sa - ea)
         rating[b] = rb + 4 * (1 - sa - (1 - ea))
     model = Elo().fit(_dataset(battles))
-    np.testing.assert_allclose(model.score(list(rating)), list(rating.values()), atol=1e-9)
+    np.testing.assert_allclose(model.item_scores(list(rating)), list(rating.values()), atol=1e-9)

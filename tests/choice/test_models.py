@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from choice_helpers import pairwise, simulate_bt
 
+import prefkit
 from prefkit.choice import (
     BradleyTerry,
     ComparisonGraphWarning,
@@ -16,7 +17,6 @@ from prefkit.choice import (
     RaoKupper,
     Thurstone,
     count_pairs,
-    load_model,
 )
 from prefkit.errors import DataError, ModelFileError, NotFittedError
 
@@ -152,7 +152,7 @@ def test_undefeated_item_warns_and_is_finite() -> None:
     with pytest.warns(ComparisonGraphWarning, match=r"never lost: \[x\]"):
         model = BradleyTerry().fit(ds)
     assert np.all(np.isfinite(model.ratings_))
-    assert model.score("x")[0] == model.ratings_.max()
+    assert model.item_scores("x")[0] == model.ratings_.max()
     assert np.all(np.isfinite(model.cov_))
 
 
@@ -190,21 +190,77 @@ def test_count_pairs_rejects_bad_input() -> None:
 def test_save_load_roundtrip(tmp_path, cls) -> None:
     ds, _ = simulate_bt(6, 3000, seed=12, tie_rate=0.1)
     model = cls().fit(ds)
-    model.save(tmp_path / "m")
-    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["arrays.npz", "config.json"]
-    loaded = load_model(tmp_path / "m")
+    prefkit.save(model, tmp_path / "m")
+    names = sorted(p.name for p in (tmp_path / "m").iterdir())
+    assert "arrays.safetensors" in names and "config.json" in names
+    loaded = prefkit.load(tmp_path / "m")
     assert type(loaded) is cls
     np.testing.assert_allclose(loaded.predict_proba(ds), model.predict_proba(ds))
+    np.testing.assert_allclose(loaded.rating_cov(), model.rating_cov())
     assert loaded.tie_param_ == model.tie_param_
+    assert loaded.get_params() == model.get_params()
     with pytest.raises(ModelFileError):
         (PlackettLuce if cls is not PlackettLuce else BradleyTerry).load(tmp_path / "m")
 
 
+def _write_legacy(directory, cls_name: str, config: dict, arrays: dict) -> None:
+    """A directory as prefkit 0.1's choice/persist.py wrote it (config.json + arrays.npz)."""
+    import json
+
+    directory.mkdir()
+    np.savez(directory / "arrays.npz", **{k: v for k, v in arrays.items() if v is not None})
+    doc = {"format": "prefkit.choice", "version": 1, "class": cls_name, **config}
+    (directory / "config.json").write_text(json.dumps(doc, default=float))
+
+
+def test_legacy_01_directories_still_load(tmp_path) -> None:
+    ds, _ = simulate_bt(5, 2000, seed=4, tie_rate=0.1)
+    for cls in (BradleyTerry, Davidson):
+        model = cls().fit(ds)
+        config, arrays = model._get_state()
+        _write_legacy(tmp_path / cls.__name__, cls.__name__, config, arrays)
+        loaded = prefkit.load(tmp_path / cls.__name__)
+        assert type(loaded) is cls
+        np.testing.assert_allclose(loaded.predict_proba(ds), model.predict_proba(ds))
+    from choice_helpers import rankings
+
+    from prefkit.choice import Elo
+
+    ranked = rankings([["x", "y", "z"], ["y", "x", "z"], ["z", "y", "x"], ["x", "z", "y"]] * 3)
+    pairs, _ = simulate_bt(4, 400, seed=1)
+    for model, data in ((PlackettLuce().fit(ranked), ranked), (Elo().fit(pairs), pairs)):
+        name = type(model).__name__
+        config, arrays = model._get_state()
+        _write_legacy(tmp_path / name, name, config, arrays)
+        loaded = prefkit.load(tmp_path / name)
+        assert type(loaded) is type(model)
+        np.testing.assert_allclose(loaded.predict_proba(data), model.predict_proba(data))
+    # a legacy directory whose arrays do not match its config is one ModelFileError
+    model = BradleyTerry().fit(ds)
+    config, arrays = model._get_state()
+    arrays["x"] = arrays["x"][:2]
+    _write_legacy(tmp_path / "bad", "BradleyTerry", config, arrays)
+    with pytest.raises(ModelFileError, match="do not match"):
+        prefkit.load(tmp_path / "bad")
+
+
+def test_estimator_contract_params_clone_and_item_scores() -> None:
+    from sklearn.base import clone
+
+    ds, _ = simulate_bt(4, 800, seed=5)
+    model = BradleyTerry(ties="drop", covariates=None, prior_var=2.0).fit(ds)
+    twin = clone(model)
+    assert twin.get_params() == model.get_params() and not hasattr(twin, "ratings_")
+    np.testing.assert_allclose(model.item_scores(), model.ratings_)
+    with pytest.warns(DeprecationWarning):
+        np.testing.assert_allclose(model.score(model.items_[:2]), model.ratings_[:2])
+
+
 def test_not_fitted_and_bad_tie_option() -> None:
     with pytest.raises(NotFittedError):
-        BradleyTerry().score(["a"])
+        BradleyTerry().item_scores(["a"])
     ds, _ = simulate_bt(3, 50, seed=0)
     with pytest.raises(ValueError, match="ties"):
         BradleyTerry(ties="model").fit(ds)
     with pytest.raises(ModelFileError):
-        load_model("/nonexistent/dir")
+        prefkit.load("/nonexistent/dir")

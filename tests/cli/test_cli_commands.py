@@ -441,25 +441,27 @@ def test_bug_is_one_line_status_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 # ---------------------------------------------------------------------------------- leaderboard
 def test_cli_works_without_leaderboard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A command module that cannot be imported breaks that command only, with one line."""
     app_module = importlib.import_module("prefkit.cli.app")
     monkeypatch.setitem(sys.modules, "prefkit.cli.leaderboard", None)  # import -> ImportError
+    monkeypatch.delenv(cli_common.DEBUG_ENV, raising=False)
     try:
         reloaded = importlib.reload(app_module)
-        names = {c.name for c in reloaded.app.registered_commands}
-        assert "leaderboard" not in names
         src = write_jsonl(tmp_path / "pairs.jsonl", PAIRS)
         result = runner.invoke(reloaded.app, ["data", "validate", str(src)])
         assert result.exit_code == 0
+        result = runner.invoke(reloaded.app, ["leaderboard", str(src)])
+        assert result.exit_code == 1 and result.stderr.startswith("error: internal error")
+        assert result.stderr.count("\n") == 1
     finally:
         monkeypatch.undo()
         importlib.reload(app_module)
 
 
 def test_leaderboard_registered_when_present() -> None:
-    try:
-        importlib.import_module("prefkit.cli.leaderboard")
-    except ImportError:
-        pytest.skip("prefkit.cli.leaderboard is not in this checkout")
     app_module = importlib.import_module("prefkit.cli.app")
-
-    assert "leaderboard" in {c.name for c in app_module.app.registered_commands}
+    assert "leaderboard" in app_module.COMMANDS
+    result = runner.invoke(app_module.app, ["leaderboard", "--help"])
+    assert result.exit_code == 0 and "Example: prefkit leaderboard" in " ".join(
+        result.stdout.split()
+    )

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
 import gzip
+import json
+import os
+import random
 import zipfile
 
 import pytest
 import zstandard
 
 from prefkit import read
-from prefkit.data.io import atomic_path
+from prefkit.data.io import atomic_path, check_input_file
+from prefkit.data.json_guard import DepthScanner, JsonLinesGuard, first_too_deep
 from prefkit.errors import DataError
 
 LINES = '{"a": "x", "b": "y", "winner": "a"}\n{"a": "y", "b": "x", "winner": "tie"}\n'
@@ -65,3 +69,102 @@ def test_validation_error_after_fast_path_names_line(tmp_path):
     assert str(info.value).endswith(
         ":5: field 'winner': unknown label 'c' (expected 'a', 'b' or 'tie')"
     )
+
+
+# ------------------------------------------------------------------ hostile inputs (issue 12)
+RECORDS = "".join(
+    json.dumps({"a": "x", "b": "y", "winner": "a", "id": str(i)}) + "\n" for i in range(3000)
+).encode()
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"write_checksum": True},
+        {"write_content_size": False},
+        {"write_checksum": True, "write_content_size": False, "level": 19},
+    ],
+)
+def test_zstd_frames_complete_multi_frame_and_skippable_accepted(tmp_path, options):
+    compressor = zstandard.ZstdCompressor(**options)
+    skippable = (0x184D2A50).to_bytes(4, "little") + (3).to_bytes(4, "little") + b"abc"
+    half = len(RECORDS) // 2
+    data = compressor.compress(RECORDS[:half]) + skippable + compressor.compress(RECORDS[half:])
+    path = tmp_path / "pairs.jsonl.zst"
+    path.write_bytes(data)
+    assert len(read(path)) == 3000
+    # cut anywhere inside the last frame: refused, never read as a shorter file
+    for cut in (len(data) - 1, len(data) - 5, len(data) - len(data) // 4):
+        path.write_bytes(data[:cut])
+        with pytest.raises(DataError, match=r"truncated zstd file \(incomplete frame\)"):
+            read(path)
+
+
+def test_zstd_frame_walk_rejects_garbage(tmp_path):
+    path = tmp_path / "pairs.jsonl.zst"
+    path.write_bytes(zstandard.ZstdCompressor().compress(RECORDS) + b"junk")
+    with pytest.raises(DataError, match="not a zstd file"):
+        read(path)
+
+
+def test_fifo_and_symlink_loop_fail_fast(tmp_path):
+    fifo = tmp_path / "pipe.jsonl"
+    os.mkfifo(fifo)
+    loop = tmp_path / "loop.jsonl"
+    os.symlink(loop.name, loop)
+    for path, words in ((fifo, "not a regular file but a FIFO"), (loop, "symbolic link loop")):
+        for fmt in ("auto", "jsonl", "csv", "arena"):
+            with pytest.raises(DataError, match=words):
+                read(path, format=fmt)
+        with pytest.raises(DataError, match=words):
+            check_input_file(path)
+
+
+def _reference_depth(value) -> int:
+    if isinstance(value, list):
+        return 1 + max((_reference_depth(v) for v in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((_reference_depth(v) for v in value.values()), default=0)
+    return 0
+
+
+def test_depth_scanner_matches_the_parsed_depth_fed_in_any_pieces():
+    """Random JSON whose strings are full of brackets, quotes and backslashes: the vectorised
+    scan finds exactly the parsed depth, wherever the text is cut into pieces."""
+    rng = random.Random(0)
+    alphabet = '{}[]"\\ax'
+
+    def text():
+        return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6)))
+
+    def value(level):
+        r = rng.random()
+        if level > 7 or r < 0.3:
+            return text()
+        if r < 0.65:
+            return [value(level + 1) for _ in range(rng.randint(0, 3))]
+        return {text(): value(level + 1) for _ in range(rng.randint(0, 3))}
+
+    for _ in range(500):
+        v = value(0)
+        data = json.dumps(v).encode()
+        depth = _reference_depth(v)
+        assert first_too_deep(data, depth) is None
+        if depth:
+            assert first_too_deep(data, depth - 1) is not None
+            scanner = DepthScanner(depth - 1)
+            cuts = sorted(rng.sample(range(len(data) + 1), 3))
+            bounds = zip([0, *cuts], [*cuts, len(data)], strict=True)
+            hits = [scanner.feed(data[a:b]) for a, b in bounds]
+            assert any(h is not None for h in hits)
+
+
+def test_lines_guard_names_the_line_across_pieces():
+    deep = b'{"a": ' + b"[" * 70 + b"]" * 70 + b"}\n"
+    data = b'{"a": 1}\n' * 5 + deep + b'{"a": 1}\n'
+    guard = JsonLinesGuard("x.jsonl")
+    with pytest.raises(DataError, match=r"x.jsonl:6: nesting deeper than 64"):
+        for start in range(0, len(data), 7):
+            guard.feed(data[start : start + 7])
+        guard.close()

@@ -150,3 +150,70 @@ def test_take_filter_concat():
 def test_outcome_codes():
     ds = PreferenceDataset.from_records(PAIRS)
     np.testing.assert_array_equal(ds.outcome_codes(), [0, 2, -1])
+
+
+# ------------------------------------------------------------------ strict types, per value
+@pytest.mark.parametrize(
+    ("record", "field", "words"),
+    [
+        ({"a": "x", "b": "y", "winner": "a", "weight": True}, "weight", "number, got bool"),
+        ({"a": "x", "b": "y", "p_a": "0.7"}, "p_a", 'expected number, got str "0.7"'),
+        ({"a": True, "b": "y", "winner": "a"}, "a", "expected string, got bool"),
+        ({"a": "x", "b": "y", "winner": "a", "user_id": 7}, "user_id", "expected string, got int"),
+        ({"ranking": ["x", "y"], "ranks": [1.5, 2]}, "ranks", "expected integer list"),
+        ({"item": "r", "scores": {"h": "high"}}, "scores", "expected number map"),
+    ],
+)
+def test_from_records_is_strict_per_value(record, field, words):
+    """pyarrow alone would store ``True`` as 1.0 and rank 1.5 as 1; the second record is bad
+    whatever the first one holds."""
+    good = {
+        "pairwise": {"a": "p", "b": "q", "winner": "a", "weight": 1.0, "user_id": "u"},
+        "ranking": {"ranking": ["p", "q"], "ranks": [1, 2]},
+        "rating": {"item": "p", "scores": {"h": 1.0}},
+    }
+    kind = "pairwise" if "b" in record else ("ranking" if "ranking" in record else "rating")
+    with pytest.raises(DataError) as info:
+        PreferenceDataset.from_records([good[kind], record], kind=kind)
+    assert info.value.field == field
+    assert info.value.row == 1
+    assert words in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "words"),
+    [
+        ("weight", [True, False], "expected number, got boolean true"),
+        ("p_a", ["0.7", "0.2"], 'expected number, got string "0.7"'),
+        ("a", [1, 2], "expected string, got number 1"),
+    ],
+)
+def test_arrow_and_pandas_columns_are_not_coerced(column, values, words):
+    data = {"a": ["x", "y"], "b": ["y", "z"], "winner": ["a", "b"], column: values}
+    with pytest.raises(DataError, match=words) as info:
+        PreferenceDataset(pa.table(data))
+    assert info.value.field == column
+    with pytest.raises(DataError, match=words):
+        PreferenceDataset.from_pandas(pd.DataFrame(data))
+
+
+def test_identical_texts_without_ids_warn_as_self_comparison():
+    from prefkit.data.validate import SelfComparisonWarning
+
+    same = {"prompt": "q", "a_text": "same answer", "b_text": "same answer", "winner": "tie"}
+    other = {"prompt": "q", "a_text": "one", "b_text": "two", "winner": "a"}
+    with pytest.warns(SelfComparisonWarning, match=r"1 record\(s\) compare a response with itself"):
+        PreferenceDataset.from_records([other, same])
+    # two models may write the same text: with ids the candidates differ, nothing to say
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        PreferenceDataset.from_records([{**same, "a": "gpt", "b": "llama"}])
+
+
+def test_lone_surrogate_in_python_records_is_a_data_error():
+    good = {"a": "x", "b": "y", "winner": "a", "a_text": "fine"}
+    with pytest.raises(DataError, match="lone surrogate") as info:
+        PreferenceDataset.from_records([good, {**good, "a_text": "bad \ud800"}])
+    assert (info.value.row, info.value.field) == (1, "a_text")

@@ -132,3 +132,23 @@ def test_cache_gathers_across_shards(tmp_path):
     again = EmbeddingCache("m", tmp_path)
     got = again.get(np.array([b"c" * 20, b"a" * 20, b"c" * 20, b"b" * 20], dtype="S20"))
     np.testing.assert_array_equal(got[:, 0], [3.0, 1.0, 3.0, 2.0])
+
+
+@pytest.mark.parametrize("part", ["keys", "vecs"])
+def test_truncated_shard_is_skipped_with_a_warning(tmp_path, part):
+    """Issue 12 item 13: a truncated shard made every later run fail; now it is set aside."""
+    first = CountingEncoder()
+    CachedEncoder(first, tmp_path).encode(["apple", "banana"])
+    cache = EmbeddingCache(first.id, tmp_path)
+    (shard,) = cache.directory.glob(f"shard-*.{part}.npy")
+    shard.write_bytes(shard.read_bytes()[:-7])  # cut mid-array
+    second = CountingEncoder()
+    with pytest.warns(RuntimeWarning, match="shard skipped"):
+        enc = CachedEncoder(second, tmp_path)
+    v = enc.encode(["apple", "banana"])
+    assert sorted(second.seen) == ["apple", "banana"]  # encoded again, correctly
+    np.testing.assert_array_equal(v[:, 0], [5.0, 6.0])
+    assert list(cache.directory.glob("*.bad"))  # moved aside: the next run is silent
+    third = CountingEncoder()
+    CachedEncoder(third, tmp_path).encode(["apple", "banana"])
+    assert third.seen == []

@@ -1,7 +1,7 @@
 """Malformed inputs through the real CLI: one ``error:`` line, exit status 2, nothing written.
 
 The corpus is the small files in ``corpus/`` (hand-written, one problem each) plus a few inputs
-generated here because they are big or structural (10 MB lines, broken archives, a directory, a
+generated here because they are big or structural (6 MB lines, broken archives, a directory, a
 missing file).  Every case runs through ``validate``, ``describe --json``, ``convert`` and
 ``split`` with typer's CliRunner, and a handful through ``python -m prefkit`` in a subprocess.
 For each: exit status 2; stderr is exactly one line starting ``error: <file>`` with the line
@@ -21,12 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import zstandard
 from typer.testing import CliRunner
 
 from prefkit.cli import app
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
-TEN_MB = 10 * 1024 * 1024
+BIG_LINE = 6 * 1024 * 1024  # a 6 MB line: beyond Arrow's 1 MiB blocks, under max_text_chars
 PAIR = {"a": "gpt", "b": "llama", "winner": "a"}
 
 
@@ -56,7 +57,11 @@ CASES: list[Case] = [
     Case("array_of_numbers.json", None, None, "cannot tell the format"),
     Case("array_of_numbers.json", 1, None, "expected a JSON object, got int", fmt="jsonl"),
     Case("array_mixed.json", 3, None, "expected a JSON object, got str"),
-    Case("deeply_nested.json", None, None, "nested too deeply", fmt="jsonl"),
+    Case("deeply_nested.json", 1, None, "nesting deeper than 64", fmt="jsonl"),
+    Case("deep_20000.jsonl", 2, None, "nesting deeper than 64 (limit max_json_depth"),
+    Case("deep_2000.jsonl", 2, None, "raise it with PREFKIT_MAX_JSON_DEPTH"),
+    Case("deep_array.json", 3, None, "nesting deeper than 64"),
+    Case("deep_meta.csv", 2, "meta", "nesting deeper than 64"),
     Case("kind_unknown.jsonl", 1, None, "cannot tell the kind of record", fmt="jsonl"),
     Case("random_text.txt", None, None, "cannot tell the format"),
     Case("random_text.txt", 1, None, "invalid JSON", fmt="jsonl"),
@@ -69,6 +74,19 @@ CASES: list[Case] = [
     Case("weight_word.csv", 3, "weight", 'expected number, got str "heavy"'),
     Case("ranking_not_a_list.jsonl", 2, "ranking", "expected string list"),
     Case("rating_score_string.jsonl", 2, "scores", "expected number map"),
+    Case("rating_score_word.jsonl", 1, "scores", "expected number map"),
+    # --- strict types, decided per value (not by what the other lines hold)
+    Case("weight_bool_only.jsonl", 1, "weight", "expected number, got bool true"),
+    Case("weight_bool_after_number.jsonl", 2, "weight", "expected number, got bool true"),
+    Case("p_a_string.jsonl", 1, "p_a", 'expected number, got str "0.7"'),
+    Case("weight_numeric_string.jsonl", 1, "weight", 'expected number, got str "2"'),
+    Case("candidate_bool_only.jsonl", 1, "a", "expected string, got bool true"),
+    Case("user_id_number.jsonl", 1, "user_id", "expected string, got int 7"),
+    Case("duplicate_key.jsonl", 2, "winner", "key given twice"),
+    Case("duplicate_nested_key.jsonl", 1, "k", "key given twice"),
+    Case("duplicate_column.csv", 1, "winner", "column name given twice (columns 3 and 4)"),
+    Case("duplicate_column_spaces.csv", 1, "b", "column name given twice (columns 2 and 4)"),
+    Case("lone_surrogate.jsonl", 2, "a_text", "lone surrogate"),
     # --- missing fields
     Case("missing_b.jsonl", 2, "b", "missing"),
     Case("missing_winner.jsonl", 3, "winner", "missing"),
@@ -122,17 +140,24 @@ CASES: list[Case] = [
     Case("not_gzip.jsonl.gz", None, None, "Not a gzipped file"),
     Case("truncated.jsonl.gz", None, None, "cannot read"),
     Case("truncated_large.jsonl.gz", None, None, "cannot read"),
+    Case("truncated.jsonl.zst", None, None, "truncated zstd file (incomplete frame)"),
+    Case("truncated.jsonl.zst", None, None, "truncated zstd", fmt="jsonl", id="zst-jsonl"),
     Case("two_members.zip", None, None, "zip archive holds 2 files"),
     Case("corrupt.zip", None, None, "not a zip file"),
     Case("corrupt.parquet", None, None, "not a readable Parquet file"),
     Case("corrupt.parquet", None, None, "not a readable Parquet file", fmt="parquet", id="p2"),
-    # --- 10 MB lines (the valid one loads: see test_ten_mb_line_loads)
+    # --- 6 MB lines (the valid one loads: see test_big_line_loads)
     Case("huge_line_bad_json.jsonl", 2, None, "invalid JSON"),
     Case("huge_line_bad_label.jsonl", 3, "winner", "unknown label 'q'"),
     # --- paths and options
     Case("a_directory.jsonl", None, None, "is a directory"),
     Case("a_directory.jsonl", None, None, "is a directory", fmt="jsonl"),
     Case("missing_file.jsonl", None, None, "no such file"),
+    Case("fifo.jsonl", None, None, "not a regular file but a FIFO"),
+    Case("fifo.jsonl", None, None, "not a regular file", fmt="jsonl", id="fifo-jsonl"),
+    Case("link_loop.jsonl", None, None, "symbolic link loop"),
+    Case("link_loop.jsonl", None, None, "symbolic link loop", fmt="jsonl", id="loop-jsonl"),
+    Case("broken_link.jsonl", None, None, "broken symbolic link"),
     Case("self_comparison.jsonl", None, None, "unknown format 'nope'", fmt="nope"),
 ]
 
@@ -146,6 +171,14 @@ GENERATED = {
     "huge_line_bad_label.jsonl",
     "a_directory.jsonl",
     "missing_file.jsonl",
+    "deep_20000.jsonl",
+    "deep_2000.jsonl",
+    "deep_array.json",
+    "deep_meta.csv",
+    "truncated.jsonl.zst",
+    "fifo.jsonl",
+    "link_loop.jsonl",
+    "broken_link.jsonl",
 }
 
 
@@ -157,7 +190,7 @@ def _jsonl(records: list[dict]) -> str:
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Inputs too big or too structural to keep as files in the repository."""
     root = tmp_path_factory.mktemp("generated-corpus")
-    big = "x" * TEN_MB
+    big = "x" * BIG_LINE
     (root / "huge_line_ok.jsonl").write_text(_jsonl([PAIR, {**PAIR, "prompt": big}, PAIR]))
     bad = json.dumps({**PAIR, "prompt": big})[:-1]  # unterminated object
     (root / "huge_line_bad_json.jsonl").write_text(_jsonl([PAIR]) + bad + "\n")
@@ -178,6 +211,21 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
         archive.writestr("battles.jsonl", _jsonl([PAIR]))
         archive.writestr("more.jsonl", _jsonl([PAIR]))
     (root / "a_directory.jsonl").mkdir()
+    # nesting: Arrow's reader segfaulted at 20,000 levels, Python's json at ~1,000
+    for depth in (20000, 2000):
+        deep = json.dumps({**PAIR, "meta": "@"})[:-1].replace('"@"', "[" * depth + "]" * depth)
+        (root / f"deep_{depth}.jsonl").write_text(_jsonl([PAIR]) + deep + "}\n")
+    element = '{"a": "gpt", "b": "llama", "winner": "a", "meta": ' + "[" * 3000 + "]" * 3000
+    (root / "deep_array.json").write_text("[\n" + json.dumps(PAIR) + ",\n" + element + "}\n]\n")
+    cell = "[" * 3000 + "]" * 3000
+    (root / "deep_meta.csv").write_text(f'a,b,winner,meta\ngpt,llama,a,"{cell}"\n')
+    frame = zstandard.ZstdCompressor().compress(
+        _jsonl([{**PAIR, "id": str(i)} for i in range(1000)]).encode()
+    )
+    (root / "truncated.jsonl.zst").write_bytes(frame[: len(frame) * 2 // 3])
+    os.mkfifo(root / "fifo.jsonl")  # opening it for reading would block forever
+    os.symlink("link_loop.jsonl", root / "link_loop.jsonl")
+    os.symlink("nowhere.jsonl", root / "broken_link.jsonl")
     return root
 
 
@@ -262,6 +310,11 @@ SUBPROCESS_CASES = [
     "truncated.jsonl.gz",
     "missing_file.jsonl",
     "huge_line_bad_label.jsonl",
+    "deep_20000.jsonl",
+    "fifo.jsonl",
+    "link_loop.jsonl",
+    "lone_surrogate.jsonl",
+    "rating_score_word.jsonl",
 ]
 
 
@@ -283,7 +336,7 @@ def test_malformed_input_subprocess(name: str, generated: Path, tmp_path: Path) 
     check_failure(case, path, proc.returncode, proc.stdout, proc.stderr, out_dir, outputs)
 
 
-def test_ten_mb_line_loads(generated: Path, tmp_path: Path) -> None:
+def test_big_line_loads(generated: Path, tmp_path: Path) -> None:
     path = generated / "huge_line_ok.jsonl"
     result = runner.invoke(app, ["data", "validate", str(path)])
     assert result.exit_code == 0, result.stderr

@@ -10,7 +10,14 @@ from sklearn.metrics import brier_score_loss
 
 from prefkit.data.schema import PreferenceDataset
 from prefkit.errors import DataError
-from prefkit.evaluate import accuracy, as_p_a, brier_score, log_loss, log_loss_3way
+from prefkit.evaluate import (
+    UndefinedMetricWarning,
+    accuracy,
+    as_p_a,
+    brier_score,
+    log_loss,
+    log_loss_3way,
+)
 
 # true: a, b, tie, a, tie — predicted (t = 0): a, b, a, tie, tie
 Y = np.array([1.0, 0.0, 0.5, 1.0, 0.5])
@@ -39,7 +46,8 @@ def test_predicted_tie_threshold():
 def test_accuracy_weights_soft_labels_and_empty():
     assert accuracy([1, 0, 1], [0.9, 0.9, 0.1], sample_weight=[3, 1, 0]) == pytest.approx(0.75)
     assert accuracy([0.8, 0.3], [0.6, 0.6]) == pytest.approx(0.5)  # soft labels thresholded at ½
-    assert math.isnan(accuracy([0.5, 0.5], [0.9, 0.1]))  # only ties, all excluded
+    with pytest.warns(UndefinedMetricWarning, match="all 2 records are ties"):
+        assert math.isnan(accuracy([0.5, 0.5], [0.9, 0.1]))  # only ties, all excluded
 
 
 def test_accuracy_from_a_dataset_uses_its_weights():
@@ -116,3 +124,10 @@ def test_log_loss_3way():
 def test_bad_inputs_raise_data_error(y, p, kwargs, match):
     with pytest.raises(DataError, match=match):
         accuracy(y, p, **kwargs)
+
+
+def test_losses_with_zero_total_weight_warn_and_return_nan():
+    """#12 item 9: undefined metrics say so (a warning), not only a silent NaN."""
+    for metric in (log_loss, brier_score):
+        with pytest.warns(UndefinedMetricWarning, match="positive weight"):
+            assert math.isnan(metric([1, 0], [0.6, 0.4], sample_weight=[0, 0]))

@@ -77,7 +77,10 @@ def test_evaluate_constant_half_model():
     assert r["log_loss"] == pytest.approx(math.log(2))
     assert r["brier"] == pytest.approx(4 * 0.25 / 5)
     assert r["accuracy"] == pytest.approx(0.5)  # every prediction is a tie: half credit
-    assert r["ece"] == pytest.approx(abs((3 + 0.5) / 5 - 0.5))
+    assert r["ece"] == pytest.approx(0.0) and r["ece_symmetric"] is True  # ½ is symmetric
+    one_sided = evaluate(Constant(0.5), ds, symmetric_ece=False)
+    assert one_sided["ece"] == pytest.approx(abs((3 + 0.5) / 5 - 0.5))
+    assert one_sided["ece_symmetric"] is False
     assert "per_group" not in r
 
 

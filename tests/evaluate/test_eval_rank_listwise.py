@@ -100,3 +100,14 @@ def test_true_strengths_rank_simulated_lists_better_than_reversed():
     # every determined pair is scored the other way round: accuracies add up to one
     assert ranking_pairwise_accuracy(sim.dataset, reverse) == pytest.approx(1 - good)
     assert ranking_exact_match(sim.dataset, truth) > 3 * ranking_exact_match(sim.dataset, reverse)
+
+
+def test_listwise_metrics_without_weight_warn_and_return_nan():
+    """#12 item 9: an undefined metric says why (UndefinedMetricWarning), not only NaN."""
+    import math
+
+    from prefkit.evaluate import UndefinedMetricWarning
+
+    for metric in (ranking_exact_match, ranking_pairwise_accuracy):
+        with pytest.warns(UndefinedMetricWarning, match="positive weight"):
+            assert math.isnan(metric([["a", "b"]], {"a": 1.0, "b": 0.0}, sample_weight=[0]))

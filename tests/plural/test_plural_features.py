@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from plural_helpers import bayes_accuracy, text_groups, true_groups
 
+from prefkit import load
 from prefkit.errors import DataError, ModelFileError
 from prefkit.evaluate import evaluate
 from prefkit.plural import (
@@ -18,7 +19,6 @@ from prefkit.plural import (
     disagreement_calibration,
     few_shot_curve,
     group_recovery,
-    load,
     soft_label_log_loss,
     worst_group_accuracy,
 )
@@ -94,7 +94,8 @@ def test_save_load_roundtrip(tmp_path, name):
     assert np.all(np.isfinite(back.predict_proba(anon)))
     adapted = back.adapt(new)
     assert len(adapted.users_) == len(model.users_) + 20
-    assert not (tmp_path / name / "arrays.npz").read_bytes().startswith(b"\x80")
+    assert (tmp_path / name / "arrays.safetensors").is_file()  # the one weight format
+    assert not (tmp_path / name / "arrays.npz").exists()
 
 
 def test_explicit_features_and_errors(tmp_path):
@@ -163,3 +164,52 @@ def test_annotator_soft_labels():
 
     res = disagreement_calibration(Const(), ds)
     assert res["n"] == 2 and res["kl"] >= 0
+
+
+def test_one_framework_with_reward():
+    """Issue 11 item 5: the plural models train on the reward layer's features and Adam loop."""
+    import prefkit.plural._torch as torch_models
+    from prefkit.reward import _train, features
+
+    assert torch_models.pair_features is features.pair_features
+    assert torch_models.adam_fit is _train.adam_fit
+    with pytest.raises(ImportError):
+        __import__("prefkit.plural._features")
+
+
+def test_hyper_parameters_from_the_signature():
+    from sklearn.base import clone
+
+    model = PALB(2, dim=4, epochs=7, lr=0.1)
+    params = model.get_params()
+    assert params["dim"] == 4 and params["epochs"] == 7 and params["lr"] == 0.1
+    twin = clone(model)
+    assert type(twin) is PALB and twin.get_params() == params
+    assert VPL().get_params()["lr"] == 0.005  # the subclass's own default
+
+
+def test_legacy_directory_and_tampered_weights(tmp_path):
+    """0.1 directories (``prefkit.plural`` + arrays.npz) load; wrong shapes are one line."""
+    import json
+
+    from safetensors.numpy import load_file, save_file
+
+    _, _, test, _ = text_groups()
+    model = fitted("pal-b")
+    new = tmp_path / "new"
+    model.save(new)
+    doc = json.loads((new / "config.json").read_text())
+    arrays = load_file(str(new / "arrays.safetensors"))
+    old = tmp_path / "old"
+    old.mkdir()
+    legacy = {"format": "prefkit.plural", "version": 1, "class": "PALB", **doc["config"]}
+    (old / "config.json").write_text(json.dumps(legacy))
+    np.savez(old / "arrays.npz", **arrays)
+    back = load(old)
+    np.testing.assert_allclose(back.predict_proba(test), model.predict_proba(test), atol=1e-6)
+    arrays["state.omega"] = np.zeros((3, 99), np.float32)
+    bad = tmp_path / "bad"
+    model.save(bad)
+    save_file(arrays, str(bad / "arrays.safetensors"))
+    with pytest.raises(ModelFileError, match="omega"):
+        load(bad)

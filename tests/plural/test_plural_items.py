@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from plural_helpers import item_groups, true_groups
 
+from prefkit import load
 from prefkit.choice import BradleyTerry, PlackettLuce
 from prefkit.data.simulate import simulate_rankings
 from prefkit.errors import DataError, ModelFileError
@@ -16,7 +17,6 @@ from prefkit.plural import (
     PlackettLuceMixture,
     few_shot_curve,
     group_recovery,
-    load,
     per_user_accuracy,
     worst_group_accuracy,
 )
@@ -25,7 +25,7 @@ from prefkit.plural import (
 @pytest.fixture(scope="module")
 def mixture():
     _, train, _, _ = item_groups()
-    return BradleyTerryMixture(components="auto", max_components=5, n_init=1).fit(train)
+    return BradleyTerryMixture(n_components="auto", max_components=5, n_init=1).fit(train)
 
 
 def test_population_bt_fails_on_conflicting_groups():
@@ -70,7 +70,7 @@ def test_heldout_selection_and_save_load(tmp_path, mixture):
     back = load(tmp_path / "m")
     np.testing.assert_allclose(back.predict_proba(test), mixture.predict_proba(test))
     with pytest.raises(ModelFileError):
-        PlackettLuceMixture.load(tmp_path / "m")
+        CovariateBradleyTerry.load(tmp_path / "m")
     with pytest.raises(ModelFileError):
         load(tmp_path / "nothing")
 
@@ -114,4 +114,4 @@ def test_covariates_model():
 def test_bad_input():
     _, train, _, _ = item_groups()
     with pytest.raises(DataError):
-        BradleyTerryMixture(components="many").fit(train)
+        BradleyTerryMixture(n_components="many").fit(train)

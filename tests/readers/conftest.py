@@ -13,21 +13,6 @@ import pytest
 
 from prefkit.errors import DataError
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-
-
-@pytest.fixture
-def real_file() -> Callable[[str], Path]:
-    """``real_file("llm-pairwise/x.json")``: the path, or skip when the real data is absent."""
-
-    def locate(rel: str) -> Path:
-        matches = sorted(DATA.glob(rel))
-        if not matches:
-            pytest.skip(f"real data not available: {DATA / rel} (expected ../shared/data)")
-        return matches[0]
-
-    return locate
-
 
 @pytest.fixture
 def gz_copy(tmp_path: Path) -> Callable[[Path], Path]:

@@ -32,7 +32,7 @@ EXPECTED = {
     "testcase-top1-2": ("choix", "ranking", 3, 3),
     "LLMEval2_benchmark": ("llmeval2", "pairwise", 2553, None),
     "ImageReward": ("imagereward", "ranking", 466, None),
-    "PandaLM": ("pandalm", "pairwise", 999 * 3, None),
+    "PandaLM__data_testset": ("pandalm", "pairwise", 999 * 3, None),
     "arena_hard_battles": ("arena", "pairwise", 2136, 5),
     "Adversarial_GPTInst": ("llmbar", "pairwise", 92, None),
     "Adversarial_GPTOut": ("llmbar", "pairwise", 47, None),
@@ -60,6 +60,15 @@ EXPECTED = {
     "results.csv": ("sports", "pairwise", 49520, 337),
     "shootouts": ("sports", "pairwise", 683, None),
 }
+# Recorded LLM-judge outputs (judges/, issue 13): judgments with a verdict are records; the
+# judgments without one (judge errors, parse failures) are kept in metadata["unparsed"].
+JUDGES = {
+    "FastChat__": ("fastchat-pair", "pairwise", 75 * 2 - 3, 2, 3),
+    "gpt-3.5-turbo-testset": ("pandalm-gpt", "pairwise", 999 - 25, 2, 25),
+    "arena-bench-v1_model_judgment": ("fastchat-single", "rating", 300 - 3, 1, 3),
+}
+EXPECTED.update({key: row[:4] for key, row in JUDGES.items()})
+NO_READER_YET: tuple[str, ...] = ()
 
 
 def _data_files(root: Path) -> list[Path]:
@@ -70,7 +79,8 @@ def _data_files(root: Path) -> list[Path]:
 
 def test_every_file_is_expected(shared_data):
     names = [p.name for p in _data_files(shared_data)]
-    unmatched = [n for n in names if not any(key in n for key in EXPECTED)]
+    known = (*EXPECTED, *NO_READER_YET)
+    unmatched = [n for n in names if not any(key in n for key in known)]
     assert unmatched == [], f"files without an expected count: {unmatched}"
 
 
@@ -87,3 +97,10 @@ def test_file_loads_with_expected_counts(shared_data, key):
     assert len(ds) == records
     if items is not None:
         assert ds.describe()["items"] == items
+
+
+@pytest.mark.parametrize("key", sorted(JUDGES))
+def test_judge_outputs_keep_their_unparsed_judgments(shared_data, key):
+    matches = [p for p in _data_files(shared_data) if key in p.name]
+    assert len(matches) == 1, matches
+    assert len(read(matches[0]).metadata["unparsed"]) == JUDGES[key][4]

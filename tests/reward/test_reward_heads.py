@@ -70,7 +70,7 @@ def test_linear_head_recovers_a_known_reward():
     ib = [codes[n] for n in test.column("b")]
     true_p = 1 / (1 + np.exp(-(reward[ia] - reward[ib])))
     assert np.corrcoef(model.predict_proba(test), true_p)[0, 1] > 0.98
-    ra, _ = model.score(_probe(names))
+    ra = model.reward(_probe(names))[:, 0]
     assert np.corrcoef(ra, reward[1:])[0, 1] > 0.98
     # the fitted rewards are on the true scale (BT is identified up to a constant)
     slope = np.polyfit(reward[1:], ra, 1)[0]
@@ -89,7 +89,7 @@ def test_fits_are_deterministic_with_a_seed():
 def test_minibatch_training_matches_full_batch_quality():
     ds, enc, reward, names = _linear_world(n_pairs=3000)
     model = RewardModel(enc, "linear", epochs=20, batch_size=256, lr=0.02).fit(ds)
-    ra, _ = model.score(_probe(names))
+    ra = model.reward(_probe(names))[:, 0]
     assert np.corrcoef(ra, reward[1:])[0, 1] > 0.97
 
 
@@ -106,7 +106,7 @@ def test_minibatch_fits_stop_on_a_loss_plateau():
     assert len(full.loss_curve_) == 150
     assert len(early.loss_curve_) < 100
     assert early.loss_curve_[-1] < full.loss_curve_[-1] * 1.01  # the plateau was reached
-    ra, _ = early.score(_probe(names))
+    ra = early.reward(_probe(names))[:, 0]
     assert np.corrcoef(ra, reward[1:])[0, 1] > 0.97
 
 
@@ -120,6 +120,8 @@ def test_heads_share_one_set_of_training_options():
         assert list(head.params).count("epochs") == 1
     assert TrainOptions.of(make_head("mlp").params).lr == 0.01  # the MLP's own default
     assert TrainOptions.of(make_head("linear").params) == TrainOptions()
+    # a RewardModel chooses the decay from the data by default (regularization.py)
+    assert RewardModel(head="linear").head.params["weight_decay"] == "auto"
     with pytest.raises(DataError):
         make_head("linear", epoch=3)  # a misspelt option is still an error
 
@@ -148,7 +150,7 @@ def test_gpm_fits_cycles_that_bradley_terry_cannot():
     assert agree["linear"] <= 0.65
     with pytest.raises(NotImplementedError):
         model = RewardModel(enc, "gpm", k=2, epochs=5).fit(sim.dataset)
-        model.score(probe)
+        model.reward(probe)
 
 
 def test_gpm_on_cyclic_random_embeddings():
@@ -196,7 +198,7 @@ def test_save_load_round_trip_every_head(tmp_path):
             again.predict_outcome_proba(ds), model.predict_outcome_proba(ds)
         )
         if head != "gpm":
-            np.testing.assert_array_equal(again.score(ds)[0], model.score(ds)[0])
+            np.testing.assert_array_equal(again.reward(ds), model.reward(ds))
     with pytest.raises(ModelFileError):
         RewardModel.load(tmp_path / "nothing", encoder=enc)
     with pytest.raises(NotFittedError):
@@ -219,8 +221,8 @@ def test_margin_smoothing_and_centring_change_the_fit():
     # centring: rewards of the training candidates have mean near 0
     shifted = ds  # BT is blind to a constant; without centring the bias drifts freely
     centred = RewardModel(enc, center=0.1, epochs=200).fit(shifted)
-    r_all = centred.score(_probe(names))[0]
-    r_plain = plain.score(_probe(names))[0]
+    r_all = centred.reward(_probe(names))[:, 0]
+    r_plain = plain.reward(_probe(names))[:, 0]
     assert abs(r_all.mean()) < 0.25 * np.abs(r_plain).mean()
 
 
@@ -257,7 +259,7 @@ def test_ensemble_aggregation_math():
     for how in ("mean", "min", "uwo"):
         model = RewardModel(
             enc, "ensemble", inputs="packed", members=4, aggregation=how, lam=0.5, epochs=60,
-            seed=1,
+            seed=1, weight_decay=1e-4,  # a fixed decay: "auto" may choose per aggregation
         ).fit(ds)
         head = model.head
         assert isinstance(head, EnsembleHead)

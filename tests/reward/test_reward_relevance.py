@@ -84,8 +84,8 @@ def test_relevance_head_learns_what_packed_differences_cannot():
     # the same responses swap rank when the prompt changes
     for inputs in ("relevance", "packed+cosine"):
         rel = RewardModel(enc, "linear", inputs=inputs, epochs=300).fit(train)
-        r = rel.score_texts(["topic0 please", "topic1 please"], ["resp0_0", "resp0_0"])
-        r_other = rel.score_texts(["topic0 please", "topic1 please"], ["resp1_0", "resp1_0"])
+        r = rel.reward_texts(["topic0 please", "topic1 please"], ["resp0_0", "resp0_0"])
+        r_other = rel.reward_texts(["topic0 please", "topic1 please"], ["resp1_0", "resp1_0"])
         assert r[0] > r_other[0] and r[1] < r_other[1]
 
 
@@ -161,10 +161,14 @@ def test_inputs_survive_save_and_old_files_load_as_packed(tmp_path):
     assert again.inputs == "relevance"
     np.testing.assert_array_equal(again.predict_proba(ds), model.predict_proba(ds))
     packed = RewardModel(enc, "linear", inputs="packed", epochs=30).fit(ds)
-    packed.save(tmp_path / "p")
-    config = json.loads((tmp_path / "p" / "config.json").read_text())
-    del config["inputs"]  # a file written before the option existed
-    (tmp_path / "p" / "config.json").write_text(json.dumps(config))
-    old = RewardModel.load(tmp_path / "p", encoder=enc)
+    old_dir = tmp_path / "p"  # a 0.1 directory written before the option existed
+    old_dir.mkdir()
+    from safetensors.torch import save_file
+
+    save_file(packed.head.state(), str(old_dir / "head.safetensors"))
+    config = {"type": "RewardModel", "format": 2, "head": "linear",
+              "head_config": packed.head.config(), "encoder": {"id": enc.id, "path": None}}
+    (old_dir / "config.json").write_text(json.dumps(config))
+    old = RewardModel.load(old_dir, encoder=enc)
     assert old.inputs == "packed"
     np.testing.assert_array_equal(old.predict_proba(ds), packed.predict_proba(ds))

@@ -36,11 +36,12 @@ def test_rm_commands(tmp_path, pairs_file):
     done = runner.invoke(app, ["rm", "train", str(pairs_file), "--out", str(model),
                                "--epochs", "100"])
     assert done.exit_code == 0, done.output
-    assert sorted(p.name for p in model.iterdir()) == ["config.json", "head.safetensors"]
+    assert {"config.json", "arrays.safetensors"} <= {p.name for p in model.iterdir()}
     done = runner.invoke(app, ["rm", "eval", str(model), str(pairs_file), "--json"])
     assert done.exit_code == 0, done.output
     result = json.loads(done.stdout)
-    assert set(result) == {"accuracy", "log_loss", "ece", "n"} and result["n"] == 12
+    assert set(result) == {"accuracy", "log_loss", "ece", "ece_symmetric", "n"}
+    assert result["n"] == 12 and result["ece_symmetric"] is True
     assert result["accuracy"] == 1.0  # a separable training set
     out = tmp_path / "scores.jsonl"
     done = runner.invoke(app, ["rm", "score", str(model), str(pairs_file), "--out", str(out)])
@@ -70,14 +71,15 @@ def test_rm_train_default_inputs_and_weight_decay(tmp_path, pairs_file):
 
     runner = CliRunner()
     norms = {}
-    for name, extra in (("plain", []), ("decayed", ["--weight-decay", "0.5"])):
+    for name, extra in (("plain", ["--weight-decay", "1e-4"]),
+                        ("decayed", ["--weight-decay", "0.5"])):
         model = tmp_path / name
         done = runner.invoke(app, ["rm", "train", str(pairs_file), "--out", str(model),
                                    "--epochs", "100", *extra])
         assert done.exit_code == 0, done.output
-        config = json.loads((model / "config.json").read_text())
+        config = json.loads((model / "config.json").read_text())["config"]
         assert config["inputs"] == "packed+cosine"
-        weights = load_file(str(model / "head.safetensors"))["weights.0"]
+        weights = load_file(str(model / "arrays.safetensors"))["head.weights.0"]
         assert weights.shape[1] == 384 + 1  # MiniLM's 384 dimensions and the cosine
         norms[name] = float((weights**2).sum())
     assert norms["decayed"] < 0.5 * norms["plain"]
@@ -99,7 +101,7 @@ def test_rm_multi_with_length_debias(tmp_path, pairs_file):
     done = CliRunner().invoke(app, ["rm", "train", str(data), "--out", str(model), "--head",
                                     "multi", "--debias", "length", "--epochs", "50"])
     assert done.exit_code == 0, done.output
-    config = json.loads((model / "config.json").read_text())
+    config = json.loads((model / "config.json").read_text())["config"]
     assert config["head_config"]["params"]["attributes"] == ["correct", "length"]
     assert config["head_config"]["params"]["debias"] == "length"
 
@@ -126,7 +128,7 @@ def test_rm_eval_by_subset_and_reliability_plot(tmp_path, pairs_file):
 
 def test_rm_ensemble_ties_and_gpm(tmp_path, pairs_file):
     runner = CliRunner()
-    for head, extra in (("ensemble", ["--members", "3", "--ties"]), ("gpm", ["--k", "2"])):
+    for head, extra in (("ensemble", ["--members", "3", "--tie-model"]), ("gpm", ["--k", "2"])):
         model = tmp_path / head
         done = runner.invoke(app, ["rm", "train", str(pairs_file), "--out", str(model),
                                    "--head", head, "--epochs", "50", *extra])
@@ -148,7 +150,7 @@ def test_rm_finetune_command(tmp_path, pairs_file):
     done = runner.invoke(app, ["rm", "train", str(pairs_file), "--out", str(model), "--finetune",
                                "--max-length", "32", "--lr", "1e-4"])
     assert done.exit_code == 0, done.output
-    assert (model / "model.safetensors").exists() and (model / "prefkit_rm.json").exists()
+    assert (model / "hf" / "model.safetensors").exists()  # plain Hugging Face format inside
     done = runner.invoke(app, ["rm", "eval", str(model), str(pairs_file), "--json"])
     assert done.exit_code == 0, done.output
     assert json.loads(done.stdout)["n"] == 12

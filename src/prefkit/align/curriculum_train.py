@@ -2,8 +2,8 @@
 
 Pattnaik et al. 2024, "Curry-DPO: Enhancing Alignment using Curriculum Learning & Ranked
 Preferences", §3: the pairs are ordered by the rating gap between the chosen and the rejected
-response (large gap = easy) and cut into stages (:func:`~prefkit.align.losses.curriculum.
-curriculum_pairs` builds them from rated responses).  Stage s trains DPO on its own pairs,
+response (large gap = easy) and cut into stages (:func:`~prefkit.align.curriculum.curriculum_pairs`
+builds them from rated responses).  Stage s trains DPO on its own pairs,
 starting from the policy π_{s−1} that stage s − 1 produced and — the paper's "iterative" variant —
 using that same policy as the reference:
 

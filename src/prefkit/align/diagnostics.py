@@ -35,13 +35,8 @@ import numpy as np
 import torch
 
 from prefkit.align.losses import get_loss
-from prefkit.align.pairs import (
-    TokenPairs,
-    mismatched_pairs,
-    pair_logps,
-    text_pairs,
-    tokenize_pairs,
-)
+from prefkit.align.pairs import TokenPairs, pair_logps, text_pairs, tokenize_pairs
+from prefkit.core.mathfn import logit
 
 
 def implicit_reward_accuracy(
@@ -73,9 +68,7 @@ def ranking_accuracy(
 def idealized_log_ratio(ref_chosen: Any, ref_rejected: Any, p: Any, beta: float) -> np.ndarray:
     """log π*(y_w)/π*(y_l) of the exact optimum (±inf where p is 1 or 0)."""
     p = np.clip(np.asarray(p, dtype=float), 0.0, 1.0)
-    with np.errstate(divide="ignore"):
-        logit = np.log(p) - np.log1p(-p)
-    return np.asarray(ref_chosen, float) - np.asarray(ref_rejected, float) + logit / beta
+    return np.asarray(ref_chosen, float) - np.asarray(ref_rejected, float) + logit(p) / beta
 
 
 def idealized_ranking_accuracy(ref_chosen: Any, ref_rejected: Any, p: Any, beta: float) -> float:
@@ -181,6 +174,18 @@ def _pad_id(tokenizer: Any) -> int:
     return int(pad if pad is not None else tokenizer.eos_token_id)
 
 
+def _objective(loss: str, beta: float, loss_params: dict[str, Any] | None, max_length: int,
+               max_prompt_length: int, batch_size: int, dataset: Any | None) -> Any:
+    """The training objective of ``loss`` on ``dataset``, set up for an evaluation."""
+    from prefkit.align.config import AlignConfig
+    from prefkit.align.objectives import make_objective
+
+    config = AlignConfig(loss=loss, beta=beta, loss_params=dict(loss_params or {}),
+                         max_length=max_length, max_prompt_length=max_prompt_length,
+                         ref_batch_size=batch_size)
+    return make_objective(get_loss(loss), config, dataset)
+
+
 def evaluate_policy(
     model: Any,
     tokenizer: Any,
@@ -193,74 +198,17 @@ def evaluate_policy(
     max_length: int = 512,
     max_prompt_length: int = 256,
     batch_size: int = 32,
-) -> dict[str, float]:
-    """``{"implicit_reward_accuracy", "ranking_accuracy", "loss", "n"}`` (+ idealized RA).
-
-    Without a reference model (reference-free losses) implicit-reward accuracy uses the loss's
-    own rewards.  A listwise ``loss`` (Plackett–Luce, LiPO) is judged by :func:`evaluate_lists`,
-    KTO on rating records (unpaired examples) by :func:`evaluate_unpaired`.
+) -> dict[str, Any]:
+    """``{"implicit_reward_accuracy", "ranking_accuracy", "loss", "n"}`` (+ idealized RA),
+    computed by the training objective of ``loss`` on ``dataset``
+    (:mod:`prefkit.align.objectives`): pairs are judged by the pairwise loss (without a
+    reference model, reference-free losses use their own rewards; KTO takes z0 over the whole
+    set), a listwise run by its own listwise loss (:func:`evaluate_lists`), KTO on rating
+    records by the unpaired KTO loss (:func:`evaluate_unpaired`).
     """
-    spec = get_loss(loss)
-    if spec.name == "kto" and getattr(dataset, "kind", None) == "rating":
-        if reference_model is None:
-            raise ValueError("KTO needs a reference model to evaluate")
-        return evaluate_unpaired(model, tokenizer, dataset, reference_model=reference_model,
-                                 beta=beta, loss_params=loss_params, max_length=max_length,
-                                 max_prompt_length=max_prompt_length, batch_size=batch_size)
-    if spec.kind == "listwise":
-        if reference_model is None:
-            raise ValueError(f"loss {loss!r} needs a reference model to evaluate")
-        return evaluate_lists(model, tokenizer, dataset, reference_model=reference_model,
-                              loss=loss, beta=beta, loss_params=loss_params,
-                              max_length=max_length, max_prompt_length=max_prompt_length,
-                              batch_size=batch_size)
-    pairs_text = text_pairs(dataset, keep_ties="p" in spec.parameters)
-    pairs = tokenize_pairs(tokenizer, pairs_text, max_length=max_length,
-                           max_prompt_length=max_prompt_length)
-    pad = _pad_id(tokenizer)
-    pol = pair_logps(model, pairs, pad_id=pad, batch_size=batch_size)
-    inputs: dict[str, Any] = {
-        "policy_chosen_logps": pol["chosen"].double(),
-        "policy_rejected_logps": pol["rejected"].double(),
-        "chosen_lengths": pol["chosen_lengths"],
-        "rejected_lengths": pol["rejected_lengths"],
-        "p": torch.as_tensor(pairs.p, dtype=torch.float64),
-    }
-    result: dict[str, float] = {}
-    if reference_model is not None:
-        ref = pair_logps(reference_model, pairs, pad_id=pad, batch_size=batch_size)
-        inputs["ref_chosen_logps"] = ref["chosen"].double()
-        inputs["ref_rejected_logps"] = ref["rejected"].double()
-        result["idealized_ranking_accuracy"] = idealized_ranking_accuracy(
-            ref["chosen"].numpy(), ref["rejected"].numpy(), pairs.p, beta
-        )
-    elif spec.needs_reference:
-        raise ValueError(f"loss {loss!r} needs a reference model to evaluate")
-    params = dict(loss_params or {})
-    if spec.name == "kto" and reference_model is not None and "z0" not in params:
-        # KTO's reference point over the whole evaluation set, from mismatched pairs
-        mis = mismatched_pairs(pairs)
-        kl_pol = pair_logps(model, mis, pad_id=pad, batch_size=batch_size)
-        kl_ref = pair_logps(reference_model, mis, pad_id=pad, batch_size=batch_size)
-        diff = torch.cat([kl_pol["chosen"] - kl_ref["chosen"],
-                          kl_pol["rejected"] - kl_ref["rejected"]]).double()
-        params["z0"] = diff.mean().clamp(min=0)
-    with torch.no_grad():
-        out = spec(beta=beta, **params, **inputs)
-    if reference_model is not None:
-        acc = implicit_reward_accuracy(inputs["policy_chosen_logps"],
-                                       inputs["policy_rejected_logps"],
-                                       inputs["ref_chosen_logps"], inputs["ref_rejected_logps"])
-    else:
-        acc = float((out.chosen_rewards > out.rejected_rewards).double().mean())
-    w = torch.as_tensor(pairs.weights, dtype=torch.float64)
-    result.update({
-        "implicit_reward_accuracy": acc,
-        "ranking_accuracy": ranking_accuracy(pol["chosen"], pol["rejected"]),
-        "loss": float((out.losses * w).sum() / w.sum()),
-        "n": len(pairs),
-    })
-    return result
+    objective = _objective(loss, beta, loss_params, max_length, max_prompt_length, batch_size,
+                           dataset)
+    return objective.evaluate(model, tokenizer, dataset, reference_model=reference_model)
 
 
 def evaluate_lists(
@@ -275,44 +223,19 @@ def evaluate_lists(
     max_length: int = 512,
     max_prompt_length: int = 256,
     batch_size: int = 32,
-) -> dict[str, float]:
-    """A listwise run judged by its own objective: ``loss`` is the weighted mean listwise loss
-    (Plackett–Luce or LiPO-λ) over the ranked lists of ``dataset`` (rankings with texts, or pairs
-    grouped by prompt); the accuracies count the ordered pairs (ψ_i > ψ_j) of every list —
-    implicit reward β·log π/π_ref and log π alone ranking y_i above y_j; ``n`` is the number of
-    those pairs (what ``evaluate_policy`` reports on rank-broken pairs), ``lists`` the number of
-    lists."""
-    from prefkit.align.lists import list_logps, text_lists, to_grid, tokenize_lists
+) -> dict[str, Any]:
+    """A listwise run judged by its own objective (:class:`~prefkit.align.objectives.
+    ListwiseObjective`): ``loss`` is the weighted mean listwise loss (Plackett–Luce or LiPO-λ)
+    over the ranked lists of ``dataset``; the accuracies count the ordered pairs (ψ_i > ψ_j) of
+    every list — implicit reward β·log π/π_ref and log π alone ranking y_i above y_j; ``n`` is
+    the number of those pairs, ``lists`` the number of lists."""
+    from prefkit.align.objectives import ListwiseObjective
 
-    spec = get_loss(loss)
-    lists = tokenize_lists(tokenizer, text_lists(dataset), max_length=max_length,
-                           max_prompt_length=max_prompt_length)
-    pad = _pad_id(tokenizer)
-    pol_flat = list_logps(model, lists, pad_id=pad, batch_size=batch_size).double()
-    ref_flat = list_logps(reference_model, lists, pad_id=pad, batch_size=batch_size).double()
-    sizes = torch.as_tensor(lists.sizes)
-    mask = torch.arange(int(sizes.max()))[None, :] < sizes[:, None]
-    labels = torch.zeros(mask.shape, dtype=torch.float64)
-    for row, values in enumerate(lists.labels):
-        labels[row, : len(values)] = torch.as_tensor(values, dtype=torch.float64)
-    policy, ref = to_grid(pol_flat, mask), to_grid(ref_flat, mask)
-    with torch.no_grad():
-        out = spec(beta=beta, **(loss_params or {}), policy_logps=policy, ref_logps=ref,
-                   labels=labels, mask=mask)
-    better = (labels[:, :, None] > labels[:, None, :]) & mask[:, :, None] & mask[:, None, :]
-    reward = policy - ref
-
-    def concordance(score: torch.Tensor) -> float:
-        return float((score[:, :, None] > score[:, None, :])[better].double().mean())
-
-    w = torch.as_tensor(lists.weights, dtype=torch.float64)
-    return {
-        "implicit_reward_accuracy": concordance(reward),
-        "ranking_accuracy": concordance(policy),
-        "loss": float((out.losses.double() * w).sum() / w.sum()),
-        "n": int(better.sum()),
-        "lists": len(lists),
-    }
+    objective = _objective(loss, beta, loss_params, max_length, max_prompt_length, batch_size,
+                           None)
+    if not isinstance(objective, ListwiseObjective):
+        raise ValueError(f"{loss!r} is not a listwise loss")
+    return objective.evaluate(model, tokenizer, dataset, reference_model=reference_model)
 
 
 def evaluate_unpaired(
@@ -326,57 +249,15 @@ def evaluate_unpaired(
     max_length: int = 512,
     max_prompt_length: int = 256,
     batch_size: int = 32,
-) -> dict[str, float | None]:
-    """KTO on unpaired examples (rating records with a desirable label,
-    :mod:`prefkit.align.unpaired`).
-
-    ``loss``: the weighted mean KTO loss with z0 estimated over the whole set from mismatched
-    examples (x_j, y_{j−1}), as the trainer does per micro-batch; ``implicit_reward_accuracy``:
-    the share of examples on their label's side of z0 (r > z0 for desirable, r < z0 for
-    undesirable, r = log π/π_ref); ``ranking_accuracy``: over the (desirable, undesirable) pairs
-    of responses to the same prompt, the share where log π ranks the desirable one higher (None
-    when no prompt has both); ``n``: examples.
+) -> dict[str, Any]:
+    """KTO on unpaired examples (rating records with a desirable label), judged by
+    :class:`~prefkit.align.objectives.UnpairedKTO`: the weighted mean KTO loss with z0 over
+    the whole set, the share of examples on their label's side of z0, and the ranking accuracy
+    over (desirable, undesirable) responses to the same prompt (None when no prompt has both).
     """
-    from prefkit.align.lists import TokenLists, list_logps, tokenize_lists
-    from prefkit.align.losses import kto_loss
-    from prefkit.align.unpaired import unpaired_examples
+    from prefkit.align.objectives import UnpairedKTO
 
-    lists = tokenize_lists(tokenizer, unpaired_examples(dataset), max_length=max_length,
-                           max_prompt_length=max_prompt_length)
-    pad = _pad_id(tokenizer)
-    pol = list_logps(model, lists, pad_id=pad, batch_size=batch_size).double()
-    ref = list_logps(reference_model, lists, pad_id=pad, batch_size=batch_size).double()
-    desirable = torch.as_tensor([lab[0] > 0.5 for lab in lists.labels])
-    params = dict(loss_params or {})
-    z0 = params.pop("z0", None)
-    if z0 is None:
-        n = len(lists)
-        rotated = TokenLists(list(lists.prompt_ids),
-                             [lists.response_ids[(j - 1) % n] for j in range(n)],
-                             lists.labels, lists.weights)
-        kl = (list_logps(model, rotated, pad_id=pad, batch_size=batch_size)
-              - list_logps(reference_model, rotated, pad_id=pad, batch_size=batch_size))
-        z0 = kl.double().mean().clamp(min=0)
-    z0_t = torch.as_tensor(z0, dtype=torch.float64)
-    with torch.no_grad():
-        out = kto_loss(pol, ref, desirable, z0=z0_t, beta=beta, **params)
-    w = torch.as_tensor(lists.weights, dtype=torch.float64)
-    r = pol - ref
-    right_side = torch.where(desirable, r > z0_t, r < z0_t)
-    by_prompt: dict[tuple[int, ...], list[int]] = {}
-    for i, ids in enumerate(lists.prompt_ids):
-        by_prompt.setdefault(tuple(ids), []).append(i)
-    wins = total = 0
-    for members in by_prompt.values():
-        good = [i for i in members if desirable[i]]
-        bad = [i for i in members if not desirable[i]]
-        for g in good:
-            for b in bad:
-                wins += int(pol[g] > pol[b])
-                total += 1
-    return {
-        "implicit_reward_accuracy": float(right_side.double().mean()),
-        "ranking_accuracy": wins / total if total else None,
-        "loss": float((out.losses * w).sum() / w.sum()),
-        "n": len(lists),
-    }
+    objective = _objective("kto", beta, loss_params, max_length, max_prompt_length, batch_size,
+                           None)
+    return UnpairedKTO(objective.spec, objective.config).evaluate(
+        model, tokenizer, dataset, reference_model=reference_model)

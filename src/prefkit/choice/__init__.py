@@ -10,13 +10,16 @@ Models (one module each, formula and source paper in the docstring):
 
 Uncertainty (:mod:`prefkit.choice.uncertainty`): batched multinomial bootstrap and sandwich
 intervals, ranks with intervals.  Scales (:mod:`prefkit.choice.scales`): logit, Elo, anchoring,
-win rate against a baseline.  :func:`leaderboard` ties it all together.
+win rate against a baseline.  :func:`leaderboard` ties it all together;
+:func:`forward_predictions` fits on the past of dated data and predicts the future.
+Save and load with ``prefkit.save(model, dir)`` / ``prefkit.load(dir)``.
 """
 
 from prefkit.choice.bradley_terry import BradleyTerry
 from prefkit.choice.counts import PairCounts, count_outcomes, count_pairs, counts_from_matrix
 from prefkit.choice.davidson import Davidson
 from prefkit.choice.elo import Elo
+from prefkit.choice.forward import forward_predictions
 from prefkit.choice.graph import ComparisonGraphWarning
 from prefkit.choice.leaderboard import Leaderboard, leaderboard
 from prefkit.choice.persist import load_model
@@ -40,6 +43,7 @@ __all__ = [
     "count_outcomes",
     "count_pairs",
     "counts_from_matrix",
+    "forward_predictions",
     "leaderboard",
     "load_model",
     "rank_intervals",

@@ -25,11 +25,11 @@ from __future__ import annotations
 from typing import Any
 
 from prefkit.choice._pairwise import PairwiseModel
-from prefkit.choice.persist import register
 from prefkit.choice.threshold import LogisticLink, ThresholdFamily
+from prefkit.core.persist import register
 
 
-@register
+@register("choice.BradleyTerry")
 class BradleyTerry(PairwiseModel):
     """Bradley–Terry (logit) paired-comparison model; ties dropped or counted as half."""
 

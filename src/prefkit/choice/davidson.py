@@ -18,11 +18,11 @@ from typing import Any
 
 from prefkit.choice._pairwise import PairwiseModel
 from prefkit.choice.davidson_family import DavidsonFamily
-from prefkit.choice.persist import register
 from prefkit.choice.threshold import LogisticLink, ThresholdFamily
+from prefkit.core.persist import register
 
 
-@register
+@register("choice.Davidson")
 class Davidson(PairwiseModel):
     """Davidson (1970) tie model."""
 

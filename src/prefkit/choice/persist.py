@@ -1,107 +1,36 @@
-"""Saving and loading choice models: a JSON config plus an ``.npz`` of arrays — never pickle.
+"""Choice models on disk: the one prefkit format, and prefkit 0.1 directories.
 
-``model.save(dir)`` writes ``dir/config.json`` and ``dir/arrays.npz`` (each written to a temporary
-file and renamed into place).  :func:`load_model` reads them back with ``allow_pickle=False``, so
-loading a model file cannot run code.
+Saving and loading go through :mod:`prefkit.core.persist` (``config.json`` + ``arrays.safetensors``,
+class tags ``choice.<ClassName>``); ``prefkit.load(dir)`` opens any of them.  This module only
+reads the 0.1 layout (``{"format": "prefkit.choice", "class": ...}`` + ``arrays.npz``), for the
+models' ``_from_legacy`` — with the size and depth limits of :mod:`prefkit.core.limits`, the npz
+read without pickle and with each member's size checked first.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import zipfile
-from pathlib import Path
+import warnings
 from typing import Any
 
 import numpy as np
 
-from prefkit.data.io import atomic_path
-from prefkit.errors import ModelFileError
-
-FORMAT = "prefkit.choice"
-VERSION = 1
-_REGISTRY: dict[str, type] = {}
+from prefkit.core.persist import read_legacy_layer
 
 
-def register(cls: type) -> type:
-    """Class decorator: make a model class loadable by name."""
-    _REGISTRY[cls.__name__] = cls
-    return cls
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        fh.write(data)
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"cannot store {type(value).__name__} in config.json")
-
-
-def write_model(
-    directory: str | os.PathLike,
-    cls_name: str,
-    config: dict[str, Any],
-    arrays: dict[str, Any],
-    *,
-    fmt: str = FORMAT,
-    version: int = VERSION,
-) -> None:
-    """Write ``config.json`` (tagged with ``fmt``) and ``arrays.npz``, each atomically."""
-    import io
-
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items() if v is not None})
-    atomic_write_bytes(directory / "arrays.npz", buf.getvalue())
-    doc = {"format": fmt, "version": version, "class": cls_name, **config}
-    text = json.dumps(doc, indent=2, sort_keys=True, default=_json_default)
-    atomic_write_text(directory / "config.json", text)
-
-
-def read_model(
-    directory: str | os.PathLike, *, fmt: str = FORMAT, what: str = "choice"
+def read_legacy(
+    directory: str | os.PathLike, cls_name: str
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Config and arrays of a saved model whose config is tagged ``fmt`` (no pickle)."""
-    directory = Path(directory)
-    cfg_path = directory / "config.json"
-    arr_path = directory / "arrays.npz"
-    if not cfg_path.is_file() or not arr_path.is_file():
-        raise ModelFileError(
-            f"{directory}: not a saved prefkit {what} model (config.json/arrays.npz)"
-        )
-    try:
-        config = json.loads(cfg_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise ModelFileError(f"{cfg_path}: unreadable config ({err})") from None
-    if not isinstance(config, dict) or config.get("format") != fmt:
-        raise ModelFileError(f"{cfg_path}: not a prefkit {what} model config")
-    try:
-        with np.load(arr_path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as err:
-        raise ModelFileError(f"{arr_path}: unreadable arrays ({err})") from None
-    return config, arrays
+    """Config and arrays of a prefkit 0.1 choice directory holding a ``cls_name``."""
+    return read_legacy_layer(directory, "choice", cls_name)
 
 
 def load_model(directory: str | os.PathLike) -> Any:
-    """Load any saved choice model, dispatching on the class recorded in ``config.json``."""
-    import prefkit.choice  # noqa: F401  (registers the model classes)
+    """Deprecated: use :func:`prefkit.load` (opens every saved prefkit model)."""
+    warnings.warn(
+        "prefkit.choice.load_model is deprecated; use prefkit.load", DeprecationWarning,
+        stacklevel=2,
+    )
+    from prefkit.core.persist import load
 
-    config, arrays = read_model(directory)
-    cls = _REGISTRY.get(str(config.get("class")))
-    if cls is None:
-        raise ModelFileError(f"{directory}: unknown model class {config.get('class')!r}")
-    return cls._from_saved(config, arrays)
+    return load(directory)

@@ -37,10 +37,10 @@ product; with P the (S, n) stage probabilities (0 off R_s) and c_s = w_s m_s,
 
 from __future__ import annotations
 
-import os
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy import sparse
@@ -48,8 +48,11 @@ from scipy.sparse import csgraph
 
 from prefkit.choice._data import pair_records, ranking_records
 from prefkit.choice.graph import ComparisonGraphWarning
-from prefkit.choice.persist import read_model, register, write_model
-from prefkit.errors import DataError, ModelFileError, NotFittedError
+from prefkit.choice.persist import read_legacy
+from prefkit.core.estimator import PreferenceEstimator
+from prefkit.core.mathfn import sigmoid
+from prefkit.core.persist import register
+from prefkit.errors import DataError, ModelFileError
 
 _MAX_PAIRS = 30_000_000
 _MAX_DENSE = 2_000_000  # cells of each dense (stages × items) table of a StagePlan
@@ -89,6 +92,11 @@ def stages_from_rankings(
     items: list[str] | None = None,
 ) -> Stages:
     """Build stages from rankings given as arrays of item codes (best first)."""
+    strict = (ranks is None or all(np.all(np.diff(k) > 0) for k in ranks)) and (
+        unranked is None or all(len(u) == 0 for u in unranked)
+    )
+    if strict:
+        return _strict_stages(n, rankings, weights, items)
     stage, member, winner, mult, record = [], [], [], [], []
     s = 0
     for r, codes in enumerate(rankings):
@@ -125,6 +133,48 @@ def stages_from_rankings(
     )
 
 
+def _strict_stages(
+    n: int, rankings: list[np.ndarray], weights: np.ndarray | None, items: list[str] | None
+) -> Stages:
+    """:func:`stages_from_rankings` for rankings without ties or unranked items, vectorised:
+    the rankings of each length L are one (m, L) array, and stage p of every ranking is
+    ``row[p:]`` with ``row[p]`` chosen — the same stages, in the same order per ranking."""
+    lengths = np.fromiter((len(r) for r in rankings), dtype=np.int64, count=len(rankings))
+    parts = []
+    next_stage = 0
+    for L in np.unique(lengths):
+        if L < 2:
+            continue
+        recs = np.flatnonzero(lengths == L)
+        R = np.array([rankings[r] for r in recs], dtype=np.int64).reshape(recs.size, L)
+        p_idx, j_idx = np.nonzero(np.triu(np.ones((L - 1, L), dtype=bool)))
+        m = recs.size
+        member = R[:, j_idx].ravel()
+        local = np.tile(p_idx, m) + np.repeat(np.arange(m) * (L - 1), p_idx.size)
+        parts.append((
+            next_stage + local,
+            member,
+            np.tile(j_idx == p_idx, m),
+            np.repeat(recs, L - 1),
+        ))
+        next_stage += m * (L - 1)
+    if next_stage == 0:
+        raise DataError("no ranking has two or more items to choose between")
+    record = np.concatenate([q[3] for q in parts])
+    w = np.ones(len(rankings)) if weights is None else np.asarray(weights, float)
+    return Stages(
+        n,
+        list(items) if items is not None else [str(k) for k in range(n)],
+        np.concatenate([q[0] for q in parts]),
+        np.concatenate([q[1] for q in parts]),
+        np.concatenate([q[2] for q in parts]),
+        np.ones(next_stage),
+        record,
+        w[record],
+        len(rankings),
+    )
+
+
 def stages_from_pairs(ds: Any) -> Stages:
     """Pairwise records as two-item stages (ties: both chosen, Breslow)."""
     rec = pair_records(ds)
@@ -143,10 +193,34 @@ def stages_from_pairs(ds: Any) -> Stages:
     mult = np.concatenate([p[3] for p in parts])
     record = np.concatenate([p[4] for p in parts])
     S = a.size
+    if S == 0:
+        raise DataError(
+            "every record has weight 0: nothing to fit (give some records a positive weight)",
+            source=getattr(ds, "name", None), field="weight",
+        )
     stage = np.repeat(np.arange(S), 2)
     member = np.column_stack([a, b]).ravel()
     winner = np.column_stack([np.ones(S, bool), mult == 2.0]).ravel()
     return Stages(len(rec.items), rec.items, stage, member, winner, mult, record, w, N)
+
+
+def positive_stages(st: Stages) -> Stages:
+    """``st`` without its zero-weight stages (they carry no information and must not count as
+    comparisons in the graph check); a one-line :class:`DataError` when no weight is left."""
+    keep = st.weight > 0
+    if not keep.any():
+        raise DataError(
+            "every record has weight 0: nothing to fit (give some records a positive weight)",
+            field="weight",
+        )
+    if keep.all():
+        return st
+    new_id = np.cumsum(keep) - 1
+    entries = keep[st.stage]
+    return Stages(
+        st.n, st.items, new_id[st.stage[entries]], st.member[entries], st.winner[entries],
+        st.mult[keep], st.record[keep], st.weight[keep], st.n_records,
+    )
 
 
 def stage_starts(st: Stages) -> np.ndarray:
@@ -434,8 +508,8 @@ def _diagnose(st: Stages) -> tuple[bool, list[str], list[str]]:
     return n_strong == 1 and seen.all(), never_chosen, never_beaten
 
 
-@register
-class PlackettLuce:
+@register("choice.PlackettLuce")
+class PlackettLuce(PreferenceEstimator):
     """Plackett–Luce model (see module docstring).
 
     Args:
@@ -444,6 +518,8 @@ class PlackettLuce:
         fallback_prior_var: prior added with a warning when the MLE does not exist.
         tol, max_iter: stopping rule on the largest change of θ; iteration cap.
     """
+
+    _fitted_attr: ClassVar[str | None] = "ratings_"
 
     def __init__(
         self,
@@ -460,15 +536,6 @@ class PlackettLuce:
         self.tol = tol
         self.max_iter = max_iter
 
-    def get_params(self) -> dict[str, Any]:
-        return {
-            "solver": self.solver,
-            "prior_var": self.prior_var,
-            "fallback_prior_var": self.fallback_prior_var,
-            "tol": self.tol,
-            "max_iter": self.max_iter,
-        }
-
     def stages(self, dataset: Any) -> Stages:
         if getattr(dataset, "kind", None) == "pairwise":
             return stages_from_pairs(dataset)
@@ -484,6 +551,7 @@ class PlackettLuce:
     def fit_stages(self, st: Stages, *, init: Any = None) -> PlackettLuce:
         if self.solver not in ("mm", "newton"):
             raise ValueError(f"solver must be 'mm' or 'newton', not {self.solver!r}")
+        st = positive_stages(st)
         ok, never_chosen, never_beaten = _diagnose(st)
         prior_var = self.prior_var
         self.regularized_ = False
@@ -563,61 +631,54 @@ class PlackettLuce:
         return self.cov_
 
     def _bootstrap(self, n_rounds: int, *, seed: int | None = 0):
+        """Record (ranking) bootstrap, batched on choice-set statistics (:mod:`.pl_bootstrap`)."""
+        from prefkit.choice.pl_bootstrap import bootstrap_rankings
         from prefkit.choice.uncertainty import BootstrapResult
 
-        st = self.stages_
-        rec_w = np.bincount(st.record, st.weight, st.n_records) / np.maximum(
-            np.bincount(st.record, minlength=st.n_records), 1
-        )
-        rng = np.random.default_rng(seed)
-        N = st.n_records
-        draws = rng.multinomial(N, np.full(N, 1.0 / N), size=n_rounds)
-        pairs = stage_pair_index(st)
-        out = np.empty((n_rounds, st.n))
-        conv = np.empty(n_rounds, dtype=bool)
         prec = 1e-6 if self.prior_var_ is None else 1.0 / self.prior_var_
-        for b in range(n_rounds):
-            sb = st.with_record_weights(rec_w * draws[b])
-            if pairs is not None:
-                th, _, _, c = newton_solve(sb, self.ratings_, prec=prec, tol=1e-8, pairs=pairs)
-            else:
-                th, _, c = mm_solve(sb, self.ratings_, tol=1e-8, max_iter=10_000)
-            out[b], conv[b] = th - th.mean(), c
+        out, conv = bootstrap_rankings(self.stages_, self.ratings_, n_rounds, seed=seed, prec=prec)
         return BootstrapResult(out, out, conv, list(self.items_))
 
     # ------------------------------------------------------------------ prediction
     def _check_fitted(self) -> None:
-        if not hasattr(self, "ratings_"):
-            raise NotFittedError("PlackettLuce is not fitted; call fit() first")
+        self.check_fitted()
+
+    def item_scores(self, items: Any = None) -> np.ndarray:
+        """Log-strengths θ (mean zero) of the named items (all items when ``None``)."""
+        from prefkit.choice._pairwise import item_scores
+
+        self._check_fitted()
+        return item_scores(self.items_, self.ratings_, items)
 
     def score(self, items: Any) -> np.ndarray:
-        self._check_fitted()
-        pos = {nm: k for k, nm in enumerate(self.items_)}
-        names = [items] if isinstance(items, str) else list(items)
-        missing = [nm for nm in names if nm not in pos]
-        if missing:
-            raise DataError(f"unknown items: {missing[:10]}")
-        return self.ratings_[[pos[nm] for nm in names]]
+        """Deprecated alias of :meth:`item_scores` (kept for one release)."""
+        warnings.warn(
+            "PlackettLuce.score is deprecated; use item_scores", DeprecationWarning, stacklevel=2
+        )
+        return self.item_scores(items)
 
     def predict_proba(self, dataset: Any) -> np.ndarray:
-        """P(a ≻ b) = σ(θ_a − θ_b) per pairwise record."""
+        """P(a ≻ b) = σ(θ_a − θ_b) per pairwise record (rankings: per pair of their
+        ``to_pairs()`` view, i.e. full rank breaking)."""
         self._check_fitted()
+        if getattr(dataset, "kind", None) == "ranking":
+            dataset = dataset.to_pairs()
         rec = pair_records(dataset)
         pos = {nm: k for k, nm in enumerate(self.items_)}
         th = np.append(self.ratings_, 0.0)
         lk = np.array([pos.get(nm, -1) for nm in rec.items], dtype=np.int64)
         eta = th[lk[rec.ia]] - th[lk[rec.ib]]
-        return 1.0 / (1.0 + np.exp(-eta))
+        return sigmoid(eta)
 
     def choice_proba(self, choice_set: list[str]) -> np.ndarray:
         """P(each item is chosen first) from ``choice_set``."""
-        th = self.score(choice_set)
+        th = self.item_scores(choice_set)
         e = np.exp(th - th.max())
         return e / e.sum()
 
     def win_matrix(self) -> np.ndarray:
         self._check_fitted()
-        return 1.0 / (1.0 + np.exp(-(self.ratings_[:, None] - self.ratings_[None, :])))
+        return sigmoid(self.ratings_[:, None] - self.ratings_[None, :])
 
     def log_likelihood(self, dataset: Any) -> float:
         self._check_fitted()
@@ -627,11 +688,12 @@ class PlackettLuce:
         return _loglik(st, th)
 
     # ------------------------------------------------------------------ persistence
-    def save(self, directory: str | os.PathLike) -> None:
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """(config, arrays) for :mod:`prefkit.core.persist` (``prefkit.save(model, dir)``)."""
         self._check_fitted()
         config = {
             "params": self.get_params(),
-            "items": self.items_,
+            "items": list(self.items_),
             "scalars": {
                 "log_likelihood": self.log_likelihood_,
                 "n_obs": self.n_obs_,
@@ -640,29 +702,43 @@ class PlackettLuce:
                 "prior_var": self.prior_var_,
             },
         }
-        write_model(directory, "PlackettLuce", config, {"ratings": self.ratings_, "cov": self.cov_})
+        return config, {"ratings": self.ratings_, "cov": self.cov_}
 
     @classmethod
-    def load(cls, directory: str | os.PathLike) -> PlackettLuce:
-        config, arrays = read_model(directory)
-        if config.get("class") != "PlackettLuce":
-            raise ModelFileError(f"{directory}: holds a {config.get('class')}, not a PlackettLuce")
-        return cls._from_saved(config, arrays)
+    def _from_state(
+        cls, config: dict[str, Any], arrays: dict[str, np.ndarray], directory: Path, **kw: Any
+    ) -> PlackettLuce:
+        return cls._from_saved(config, arrays, directory)
 
     @classmethod
-    def _from_saved(cls, config: dict[str, Any], arrays: dict[str, np.ndarray]) -> PlackettLuce:
+    def _from_legacy(cls, directory: Path, **kw: Any) -> PlackettLuce:
+        """A model saved by prefkit 0.1 (``config.json`` + ``arrays.npz``)."""
+        config, arrays = read_legacy(directory, "PlackettLuce")
+        return cls._from_saved(config, arrays, directory)
+
+    @classmethod
+    def _from_saved(
+        cls, config: dict[str, Any], arrays: dict[str, np.ndarray], where: Any = ""
+    ) -> PlackettLuce:
         try:
             model = cls(**config["params"])
             sc = config["scalars"]
-            model.items_ = list(config["items"])
-            model.ratings_ = arrays["ratings"]
-            model.cov_ = arrays.get("cov")
+            items = [str(x) for x in config["items"]]
+            ratings = np.asarray(arrays["ratings"], dtype=float)
+            if ratings.shape != (len(items),):
+                raise ModelFileError(f"{where}: ratings do not match the {len(items)} items")
+            model.items_ = items
+            model.ratings_ = ratings
+            cov = arrays.get("cov")
+            model.cov_ = None if cov is None else np.asarray(cov, dtype=float)
             model.log_likelihood_ = sc["log_likelihood"]
             model.n_obs_ = sc["n_obs"]
             model.n_iter_ = sc["n_iter"]
             model.converged_ = sc["converged"]
             model.prior_var_ = sc["prior_var"]
             model.tie_param_ = None
-        except (KeyError, TypeError) as err:
-            raise ModelFileError(f"malformed saved model: {err}") from None
+        except ModelFileError:
+            raise
+        except (KeyError, TypeError, ValueError) as err:
+            raise ModelFileError(f"{where}: malformed saved model: {err}") from None
         return model

@@ -15,11 +15,11 @@ from __future__ import annotations
 from typing import Any
 
 from prefkit.choice._pairwise import PairwiseModel
-from prefkit.choice.persist import register
 from prefkit.choice.threshold import LogisticLink, ThresholdFamily
+from prefkit.core.persist import register
 
 
-@register
+@register("choice.RaoKupper")
 class RaoKupper(PairwiseModel):
     """Rao–Kupper (1967) Bradley–Terry model with ties."""
 

@@ -20,11 +20,11 @@ from __future__ import annotations
 from typing import Any
 
 from prefkit.choice._pairwise import PairwiseModel
-from prefkit.choice.persist import register
 from prefkit.choice.threshold import NormalLink, ThresholdFamily
+from prefkit.core.persist import register
 
 
-@register
+@register("choice.Thurstone")
 class Thurstone(PairwiseModel):
     """Thurstone–Mosteller (probit) model; ties dropped, halved or Glenn–David modelled."""
 

@@ -24,9 +24,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from scipy.stats import norm
+from scipy.special import ndtri  # the normal quantile (scipy.stats' norm.ppf, lighter import)
 
 from prefkit.choice import newton
+from prefkit.choice._threads import one_blas_thread
 
 
 @dataclass
@@ -119,7 +120,9 @@ def bootstrap(
     jobs = n_jobs or min(2, os.cpu_count() or 1)
     work = list(zip(bounds, seeds, strict=False))
     if jobs > 1 and len(work) > 1:
-        with ThreadPoolExecutor(jobs) as pool:
+        # one BLAS thread per worker: `jobs` workers × BLAS's own threads would oversubscribe
+        # the cores (busy-waiting BLAS threads make run times vary by an order of magnitude)
+        with one_blas_thread(), ThreadPoolExecutor(jobs) as pool:
             sols = list(pool.map(solve, work))
     else:
         sols = [solve(job) for job in work]
@@ -138,7 +141,7 @@ def sandwich_intervals(
         theta = A @ theta
         C = A @ C @ A.T
     se = np.sqrt(np.maximum(np.diag(C), 0.0))
-    z = norm.ppf(0.5 + level / 2.0)
+    z = ndtri(0.5 + level / 2.0)
     return theta, theta - z * se, theta + z * se
 
 

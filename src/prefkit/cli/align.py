@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import json
 import os
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 
 from prefkit.cli._common import about, echo_json, guard, load, out_console
+from prefkit.cli._eval import DEFAULT_MIN_GROUP_SIZE, ByOption, MinGroupSizeOption
+from prefkit.cli.options import ForceOpt, FormatOpt, SeedOpt, json_flag, out_dir, out_file
 from prefkit.errors import DataError, ModelFileError
 
 align_app = typer.Typer(
@@ -27,7 +31,13 @@ EVAL_JSON_KEYS = ("implicit_reward_accuracy", "ranking_accuracy", "loss", "n")
 
 DataArg = Annotated[Path, typer.Argument(help="Pairwise preference file (prompt, a_text, b_text, "
                                          "winner or p_a), or ranking file with texts.")]
-FormatOpt = Annotated[str, typer.Option("--format", "-f", help="Reader name, or auto.")]
+
+
+class SampleMethod(str, Enum):
+    """How ``align bon`` picks among the samples."""
+
+    bon = "bon"
+    rso = "rso"
 
 
 def _quiet() -> None:
@@ -117,7 +127,7 @@ def _load_base(base: str, out: Path, seed: int) -> tuple[Any, Any, str]:
 def train_command(
     data: DataArg,
     base: Annotated[str, typer.Option("--base", help="Local model directory, or 'tiny'.")],
-    out: Annotated[Path, typer.Option("--out", help="Run directory (policy, checkpoints).")],
+    out: Annotated[Path, out_dir("Run directory (policy, checkpoints).")],
     loss: Annotated[str, typer.Option(
         "--loss", help="Loss name (dpo, ipo, simpo, …; plackett_luce or lipo train on ranked "
         "lists: ranking data with texts, or pairs grouped by prompt).")] = "dpo",
@@ -137,40 +147,58 @@ def train_command(
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue from OUT's checkpoint.")
     ] = False,
+    force: ForceOpt = False,
     curriculum: Annotated[int | None, typer.Option(
         "--curriculum", help="Curry-DPO: N stages, easy → hard, each anchored to the previous "
         "stage's policy (rating data: best response vs each other one; pairwise data: its "
         "'stage' column); --max-steps counts per stage.")] = None,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    seed: SeedOpt = 0,
     loss_param: Annotated[list[str] | None, typer.Option(
         "--loss-param", help="A loss hyper-parameter as NAME=VALUE, repeatable (e.g. kto "
         "desirable_weight=1.33, cdpo label_smoothing=0.1).")] = None,
     fmt: FormatOpt = "auto",
-    as_json: Annotated[bool, typer.Option("--json", help="Print the final step as JSON.")] = False,
+    as_json: Annotated[bool, json_flag("Print the final step as JSON.")] = False,
 ) -> None:
     """Train a policy on DATA with a direct preference loss; write it to OUT/policy.
 
     KTO (--loss kto) also trains on unpaired data: rating records with a desirable label, such
-    as TRL's {"prompt", "completion", "label": true|false} layout."""
+    as TRL's {"prompt", "completion", "label": true|false} layout.
+
+    OUT must be new or empty, or hold an earlier align run: --resume continues it, --force
+    replaces it; a non-empty directory prefkit did not write is refused.
+
+    Example: prefkit align train pairs.jsonl --base tiny --out runs/dpo --max-steps 50"""
+    from prefkit.align.checks import check_distributed_env, check_run_directory, check_vocabulary
     from prefkit.align.trainer import AlignConfig, AlignTrainer
 
     name = _loss_name(loss)
+    world = check_distributed_env()
     _quiet()
     if max_steps < 1 or batch_size < 1 or grad_accum < 1:
         raise typer.BadParameter("--max-steps, --batch-size and --grad-accum must be ≥ 1")
-    world = int(os.environ.get("WORLD_SIZE", "1"))
     if batch_size < world:
         raise typer.BadParameter(f"--batch-size must be ≥ the {world} processes (each takes a "
                                  "share of every micro-batch)", param_hint="--batch-size")
     if beta <= 0:
         raise typer.BadParameter("--beta must be > 0", param_hint="--beta")
     dataset = load(data, fmt)
+    main_process = os.environ.get("RANK", "0") in ("", "0")
+    if main_process:  # one process checks (and with --force clears) OUT
+        check_run_directory(out, resume=resume, force=force,
+                            keep=[] if base == "tiny" else [Path(base)])
     out.mkdir(parents=True, exist_ok=True)
     model, tokenizer, base_path = _load_base(base, out, seed)
     config = AlignConfig(loss=name, beta=beta, learning_rate=lr, max_steps=max_steps,
                          batch_size=batch_size, grad_accum=grad_accum, lora=lora, bf16=bf16,
                          nll_coef=nll_coef, save_every=save_every, seed=seed, packing=packing,
                          loss_params=_loss_params(name, loss_param or []))
+    with about(data):
+        if curriculum is None:  # the data's shape first (on a sample: cheap), then its text
+            sample = dataset.filter(np.arange(len(dataset)) < 64)
+            AlignTrainer(model, tokenizer, config, base=base_path).prepare(sample)
+        warning = check_vocabulary(tokenizer, dataset, source=os.fspath(data))
+    if warning and main_process:
+        typer.echo(f"warning: {data}: {warning}", err=True)
     if curriculum is not None:
         _train_curriculum(dataset, model, tokenizer, config, base_path, out, curriculum,
                           resume=resume, data=data, as_json=as_json)
@@ -196,17 +224,16 @@ def _train_curriculum(dataset: Any, model: Any, tokenizer: Any, config: Any, bas
                       out: Path, n_stages: int, *, resume: bool, data: Path,
                       as_json: bool) -> None:
     """Curry-DPO stages under OUT/stages/stage-s; the last stage's policy becomes OUT/policy."""
-    import shutil
-
+    from prefkit.align.curriculum import curriculum_pairs
     from prefkit.align.curriculum_train import train_curriculum
-    from prefkit.align.losses.curriculum import curriculum_pairs
-    from prefkit.align.trainer import CONFIG_FILE, POLICY_DIR
+    from prefkit.align.rundir import adopt_run, check_run_dir
 
     if n_stages < 1:
         raise typer.BadParameter("--curriculum must be ≥ 1", param_hint="--curriculum")
     if resume:
         raise typer.BadParameter("--resume does not apply to --curriculum runs",
                                  param_hint="--resume")
+    check_run_dir(out)  # OUT/policy is replaced at the end only if prefkit wrote it
     with about(data):
         if dataset.kind == "rating":
             dataset = curriculum_pairs(dataset, n_stages=n_stages)
@@ -214,11 +241,7 @@ def _train_curriculum(dataset: Any, model: Any, tokenizer: Any, config: Any, bas
                                      base=base_path)
     last = stages[-1].out_dir
     assert last is not None
-    for name in (POLICY_DIR, CONFIG_FILE):
-        target = out / name
-        if target.is_dir():
-            shutil.rmtree(target)
-        (shutil.copytree if (last / name).is_dir() else shutil.copy2)(last / name, target)
+    adopt_run(last, out)
     summary = [{"stage": r.stage, "pairs": r.n_pairs, "first_loss": r.history[0]["loss"],
                 "last_loss": r.history[-1]["loss"]} for r in stages]
     if as_json:
@@ -240,6 +263,8 @@ def _load_run(run: Path) -> tuple[Any, Any, Any, dict[str, Any]]:
     reference = None
     if info.get("base"):
         base = info["base"]
+        if not isinstance(base, str):
+            raise ModelFileError(f"{run}: 'base' in its align_config.json is not a path")
         if not Path(base).is_dir():
             raise ModelFileError(f"{run}: reference model {base} is gone")
         reference = AutoModelForCausalLM.from_pretrained(base)
@@ -254,25 +279,44 @@ def eval_command(
     fmt: FormatOpt = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object: "
                                           + ", ".join(EVAL_JSON_KEYS))] = False,
+    by: ByOption = None,
+    min_group_size: MinGroupSizeOption = DEFAULT_MIN_GROUP_SIZE,
 ) -> None:
-    """Implicit-reward accuracy, ranking accuracy and loss of a trained policy on DATA."""
+    """Implicit-reward accuracy, ranking accuracy and loss of a trained policy on DATA.
+
+    Example: prefkit align eval run/ test.jsonl --by source --json
+    """
     from prefkit.align.diagnostics import evaluate_policy
+    from prefkit.cli._eval import group_column, grouped_report
 
     model, tokenizer, reference, info = _load_run(run)
     dataset = load(data, fmt)
+    if by is not None:
+        group_column(dataset, by, os.fspath(data))
     cfg = info["config"]
-    # a listwise run is judged by its own listwise loss (accuracies over each list's pairs)
+
+    def metrics(records: Any) -> dict[str, Any]:
+        # a listwise run is judged by its own listwise loss (accuracies over each list's pairs)
+        return evaluate_policy(model, tokenizer, records, reference_model=reference,
+                               loss=cfg["loss"], beta=cfg["beta"],
+                               loss_params=cfg.get("loss_params") or {},
+                               max_length=cfg["max_length"],
+                               max_prompt_length=cfg["max_prompt_length"])
+
     with about(data):
-        result = evaluate_policy(model, tokenizer, dataset, reference_model=reference,
-                                 loss=cfg["loss"], beta=cfg["beta"],
-                                 loss_params=cfg.get("loss_params") or {},
-                                 max_length=cfg["max_length"],
-                                 max_prompt_length=cfg["max_prompt_length"])
+        result = grouped_report(metrics, dataset, by=by, min_group_size=min_group_size,
+                                keys=EVAL_JSON_KEYS if as_json else None, source=os.fspath(data))
     if as_json:
-        echo_json({k: result[k] for k in EVAL_JSON_KEYS})
+        echo_json(result)
         return
     console = out_console()
     for key, value in result.items():
+        if key == "by":
+            for group, row in value.items():
+                console.print(f"  {by}={group}: " + ", ".join(
+                    f"{k.replace('_', ' ')} {v:.4f}" if isinstance(v, float)
+                    else f"{k.replace('_', ' ')} {v}" for k, v in row.items()))
+            continue
         console.print(f"{key.replace('_', ' ')}: {value:.4f}" if isinstance(value, float)
                       else f"{key.replace('_', ' ')}: {value}")
 
@@ -283,15 +327,19 @@ def bon_command(
     run: Annotated[Path, typer.Argument(help="Run directory written by 'prefkit align train'.")],
     data: Annotated[Path, typer.Argument(help="Preference (or any) file with a prompt column.")],
     n: Annotated[int, typer.Option("--n", help="Samples per prompt.")] = 4,
-    method: Annotated[str, typer.Option("--method", help="bon | rso")] = "bon",
+    method: Annotated[SampleMethod, typer.Option(
+        "--method", help="bon: keep the best sample; rso: statistical rejection sampling.")
+    ] = SampleMethod.bon,
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens")] = 32,
     max_prompts: Annotated[int, typer.Option("--max-prompts", help="0: all.")] = 0,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
-    out: Annotated[Path | None, typer.Option("--out", help="JSONL file (default stdout).")] = None,
+    seed: SeedOpt = 0,
+    out: Annotated[Path | None, out_file("JSONL file (default stdout).")] = None,
     fmt: FormatOpt = "auto",
 ) -> None:
     """Sample N responses per prompt from the policy and keep the best by implicit reward
-    β·log π/π_ref (best-of-N), or accept by statistical rejection sampling (rso)."""
+    β·log π/π_ref (best-of-N), or accept by statistical rejection sampling (rso).
+
+    Example: prefkit align bon runs/dpo prompts.jsonl --n 8 --method rso -o best.jsonl"""
     from prefkit.align.sampling import (
         best_of_n,
         generate_candidates,
@@ -303,8 +351,6 @@ def bon_command(
 
     if n < 1:
         raise typer.BadParameter("--n must be ≥ 1", param_hint="--n")
-    if method not in ("bon", "rso"):
-        raise typer.BadParameter("--method must be bon or rso", param_hint="--method")
     model, tokenizer, reference, info = _load_run(run)
     if reference is None:
         raise ModelFileError(f"{run}: no reference model recorded; cannot score")

@@ -27,6 +27,15 @@ from prefkit.cli._common import (
     progress,
     write,
 )
+from prefkit.cli.options import (
+    LabelMapOpt,
+    MapOpt,
+    SeedOpt,
+    format_option,
+    json_flag,
+    out_dir,
+    out_file,
+)
 from prefkit.data import PreferenceDataset, readers
 from prefkit.data.io import atomic_path, data_suffix
 from prefkit.errors import DataError
@@ -67,18 +76,24 @@ class OutFormat(str, Enum):
 FileArg = Annotated[
     Path, typer.Argument(help="Preference file (.jsonl, .csv, .parquet; .gz/.zip/.zst ok).")
 ]
-FormatOpt = Annotated[
-    str,
-    typer.Option("--format", "-f", help="Reader name (see 'prefkit data formats'), or auto."),
-]
+FormatOpt = Annotated[str, format_option("Reader name (see 'prefkit data formats'), or auto.")]
 
 
 # ---------------------------------------------------------------------------------- validate
 @data_app.command("validate")
 @guard
-def validate_command(file: FileArg, fmt: FormatOpt = "auto") -> None:
-    """Read FILE and check every record; print 'ok: N <kind> records'."""
-    ds = load(file, fmt)
+def validate_command(
+    file: FileArg,
+    fmt: FormatOpt = "auto",
+    mapping: MapOpt = None,
+    label_map: LabelMapOpt = None,
+) -> None:
+    """Read FILE and check every record; print 'ok: N <kind> records'.
+
+    Example: prefkit data validate matches.csv --map a=winner_name --map b=loser_name
+    --map winner=const:a   (any table, through a column mapping)
+    """
+    ds = load(file, fmt, mapping=mapping, label_map=label_map)
     typer.echo(f"ok: {describe_count(ds)}")
 
 
@@ -89,11 +104,16 @@ def describe_command(
     file: FileArg,
     fmt: FormatOpt = "auto",
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object: " + ", ".join(DESCRIBE_JSON_KEYS))
+        bool, json_flag("Print one JSON object: " + ", ".join(DESCRIBE_JSON_KEYS))
     ] = False,
+    mapping: MapOpt = None,
+    label_map: LabelMapOpt = None,
 ) -> None:
-    """Counts of records, ties, users, items and comparison-graph components."""
-    ds = load(file, fmt)
+    """Counts of records, ties, users, items and comparison-graph components.
+
+    Example: prefkit data describe battles.jsonl --json
+    """
+    ds = load(file, fmt, mapping=mapping, label_map=label_map)
     with about(file):
         info = ds.describe()
     if as_json:
@@ -134,10 +154,16 @@ def convert_command(
     min_gap: Annotated[
         float | None, typer.Option("--min-gap", help="Ratings: score gaps up to this are ties.")
     ] = None,
+    mapping: MapOpt = None,
+    label_map: LabelMapOpt = None,
 ) -> None:
-    """Read INPUT, optionally turn it into pairs / aggregate annotators, write OUTPUT."""
+    """Read INPUT, optionally turn it into pairs / aggregate annotators, write OUTPUT.
+
+    Example: prefkit data convert test.jsonl out.jsonl --map a_text=response_0
+    --map b_text=response_1 --map winner=label --label-map 0=a,1=b,2=tie
+    """
     out_fmt = output_format(output)
-    ds = load(input, fmt)
+    ds = load(input, fmt, mapping=mapping, label_map=label_map)
     with about(input):
         if to_pairs is not None:
             ds = _to_pairs(ds, to_pairs.value, attribute, min_gap)
@@ -172,14 +198,12 @@ def _to_pairs(
 @guard
 def split_command(
     file: FileArg,
-    out: Annotated[
-        Path, typer.Option("--out", "-o", help="Directory for train.<ext> and test.<ext>.")
-    ],
+    out: Annotated[Path, out_dir("Directory for train.<ext> and test.<ext>.")],
     by: Annotated[
         SplitBy, typer.Option("--by", help="Hold out random records, or whole prompts/users/items.")
     ] = SplitBy.random,
     test_size: Annotated[float, typer.Option("--test-size", help="Share held out for test.")] = 0.2,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    seed: SeedOpt = 0,
     fmt: FormatOpt = "auto",
     out_format: Annotated[
         OutFormat | None,
@@ -187,12 +211,17 @@ def split_command(
             "--out-format", help="Format of the written files (default: as FILE, or jsonl)."
         ),
     ] = None,
+    mapping: MapOpt = None,
+    label_map: LabelMapOpt = None,
 ) -> None:
-    """Split FILE into train and test files under --out, leakage-checked."""
+    """Split FILE into train and test files under --out, leakage-checked.
+
+    Example: prefkit data split battles.jsonl --out parts/ --by prompt --test-size 0.2
+    """
     out_dir = os.fspath(out)
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise DataError("exists and is not a directory", source=out_dir)
-    ds = load(file, fmt)
+    ds = load(file, fmt, mapping=mapping, label_map=label_map)
     with about(file):
         train, test = ds.split(by=by.value, test_size=test_size, seed=seed)
     if out_format is not None:
@@ -230,14 +259,12 @@ def simulate_command(
     kind: Annotated[
         str, typer.Argument(help="Simulator: items, rankings, users, cycles or texts.")
     ],
-    out: Annotated[
-        Path, typer.Option("--out", "-o", help="File to write (.jsonl, .csv, .parquet).")
-    ],
+    out: Annotated[Path, out_file("File to write (.jsonl, .csv, .parquet).")],
     n: Annotated[
         int | None, typer.Option("--n", "-n", help="Number of records (comparisons, rankings …).")
     ] = None,
     n_items: Annotated[int | None, typer.Option("--items", help="Number of items.")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same data).")] = 0,
+    seed: SeedOpt = 0,
     param: Annotated[
         list[str] | None,
         typer.Option("--param", "-p", help="Any simulator parameter as KEY=VALUE (VALUE as JSON)."),
@@ -246,7 +273,10 @@ def simulate_command(
         Path | None, typer.Option("--truth", help="Also write the ground truth as JSON here.")
     ] = None,
 ) -> None:
-    """Draw synthetic preference data with known ground truth and write it to --out."""
+    """Draw synthetic preference data with known ground truth and write it to --out.
+
+    Example: prefkit data simulate items --out battles.jsonl --n 20000 --seed 0
+    """
     out_fmt = output_format(out)
     try:
         from prefkit.data.simulate import simulate, simulator_params
@@ -303,9 +333,12 @@ def _parse_params(pairs: list[str]) -> dict[str, Any]:
 @data_app.command("formats")
 @guard
 def formats_command(
-    as_json: Annotated[bool, typer.Option("--json", help="Print the list as JSON.")] = False,
+    as_json: Annotated[bool, json_flag("Print the list as JSON.")] = False,
 ) -> None:
-    """List the readers that --format accepts (auto picks one by content)."""
+    """List the readers that --format accepts (auto picks one by content).
+
+    Example: prefkit data formats --json
+    """
     specs = readers()
     if as_json:
         echo_json(

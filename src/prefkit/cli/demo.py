@@ -16,15 +16,9 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from prefkit.choice import leaderboard
-from prefkit.data import read
-from prefkit.data.simulate import simulate_items
-from prefkit.evaluate import evaluate, kendall_tau
+from prefkit.cli.options import SeedOpt, json_flag
 
 
 def run_demo(
@@ -35,6 +29,13 @@ def run_demo(
     workdir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Run the demo and return its numbers (see the module docstring)."""
+    import numpy as np
+
+    from prefkit.choice import leaderboard
+    from prefkit.data import read
+    from prefkit.data.simulate import simulate_items
+    from prefkit.evaluate import evaluate, kendall_tau
+
     start = time.perf_counter()
     sim = simulate_items(
         n_items=n_items, n_comparisons=n_comparisons, model="davidson", tie_param=0.5, seed=seed
@@ -68,15 +69,28 @@ def run_demo(
 
 
 def demo_command(
-    n_items: Annotated[int, typer.Option("--items", help="Number of simulated items.")] = 30,
+    n_items: Annotated[
+        int, typer.Option("--items", metavar="INT", min=2, help="Number of simulated items.")
+    ] = 30,
     n_comparisons: Annotated[
-        int, typer.Option("--n", help="Number of simulated battles.")
+        int, typer.Option("--n", metavar="INT", min=1, help="Number of simulated battles.")
     ] = 200_000,
-    bootstrap: Annotated[int, typer.Option(help="Bootstrap rounds for the intervals.")] = 200,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the numbers as JSON.")] = False,
+    bootstrap: Annotated[
+        int,
+        typer.Option(
+            "--bootstrap", metavar="INT", min=0, help="Bootstrap rounds for the intervals."
+        ),
+    ] = 200,
+    seed: SeedOpt = 0,
+    as_json: Annotated[bool, json_flag("Print the numbers as JSON.")] = False,
 ) -> None:
-    """Simulate battles, fit a leaderboard with intervals, and check it against the truth."""
+    """Simulate battles, fit a leaderboard with intervals, and check it against the truth.
+
+    Example: prefkit demo --n 20000 --bootstrap 50
+    """
+    from rich.console import Console
+    from rich.table import Table
+
     result = run_demo(n_items, n_comparisons, bootstrap, seed)
     board = result.pop("leaderboard")
     if as_json:

@@ -1,36 +1,88 @@
-"""``prefkit plural``: fit, adapt and evaluate user-aware preference models."""
+"""``prefkit plural``: train, adapt and evaluate user-aware preference models.
+
+    prefkit plural train votes.jsonl --out model/ [--model mixture|bt-mixture|covariates|…]
+    prefkit plural adapt model/ new_users.jsonl --out adapted/
+    prefkit plural eval model/ test.jsonl --by source --json
+
+``fit`` is kept as a hidden alias of ``train`` for one release.  ``--out`` never deletes what
+prefkit did not write: a non-empty directory that is not a prefkit model is refused, a prefkit
+model directory is replaced only with ``--force``.
+"""
 
 from __future__ import annotations
 
-import json
-import shutil
-import sys
-import tempfile
+import os
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from prefkit.cli._common import about
+from prefkit.cli._eval import DEFAULT_MIN_GROUP_SIZE, ByOption, MinGroupSizeOption
+from prefkit.cli.options import (
+    DataFileArg,
+    ForceOpt,
+    FormatOpt,
+    JsonOpt,
+    LabelMapOpt,
+    MapOpt,
+    out_dir,
+)
 from prefkit.errors import DataError
 
-plural_app = typer.Typer(help="User-aware (pluralistic) preference models.", no_args_is_help=True)
+plural_app = typer.Typer(
+    help="User-aware (pluralistic) preference models.\n\n"
+    "Example: prefkit plural train votes.jsonl --out model/ --components auto",
+    no_args_is_help=True,
+)
+
+
+class PluralModel(str, Enum):
+    """The user-aware models ``plural train`` fits (names of :data:`prefkit.plural.MODELS`)."""
+
+    mixture = "mixture"
+    bt_mixture = "bt-mixture"
+    covariates = "covariates"
+    maxmin = "maxmin"
+    pal_a = "pal-a"
+    pal_b = "pal-b"
+    vpl = "vpl"
+    micro = "micro"
+
 
 FEATURE_MODELS = ("maxmin", "pal-a", "pal-b", "vpl", "micro")
+ModelDirArg = Annotated[Path, typer.Argument(
+    metavar="DIR", help="Directory written by 'prefkit plural train'.")]
 
 
-def _read(path: Path, fmt: str) -> Any:
-    from prefkit.cli._common import about
-    from prefkit.data import read
+def _read(path: Path, fmt: str, mapping: list[str] | None = None,
+          label_map: list[str] | None = None) -> Any:
+    from prefkit.cli._common import load
 
-    if not path.exists():
-        raise DataError("no such file", source=str(path))
-    with about(path):
-        return read(str(path), format=fmt)
+    return load(path, fmt, mapping=mapping, label_map=label_map)
+
+
+def _as_model_input(ds: Any, model: str) -> Any:
+    """Pairs for every model but the PL mixture (which also takes rankings); rating records
+    (Polis votes, Likert scores) are turned into pairs within each user, with a note."""
+    if ds.kind == "rating":
+        pairs = ds.to_pairs()
+        typer.echo(f"note: {len(ds):,} rating records turned into {len(pairs):,} pairwise "
+                   "records (within each user, higher score preferred; ties for equal scores)",
+                   err=True)
+        if len(pairs) == 0:
+            raise DataError("no user rated two items differently, so there is no comparison to "
+                            "learn from", source=ds.name)
+        return pairs
+    if model != "mixture" and ds.kind != "pairwise":
+        return ds.to_pairs()
+    return ds
 
 
 def _encoder_for(ds: Any) -> Any:
     """The bundled encoder when a dataset has texts but no numeric a_/b_ feature columns."""
-    from prefkit.plural._features import attribute_columns
+    from prefkit.reward.features import attribute_columns
 
     if ds.kind == "pairwise" and attribute_columns(ds):
         return None
@@ -75,102 +127,130 @@ def _make(model: str, components: str, ds: Any) -> Any:
     return cls(k, encoder=enc)
 
 
-def _save_atomic(model: Any, out: Path) -> None:
-    """Write into a temporary directory beside ``out``, then move it into place."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        model.save(tmp)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+def _save(model: Any, out: Path, force: bool) -> None:
+    """Publish the model directory atomically; never deletes files prefkit did not write."""
+    from prefkit.core.atomic import publish_dir
+
+    publish_dir(lambda tmp: model.save(tmp), out, overwrite=force)
+
+
+def _check_out(out: Path, force: bool) -> None:
+    """Fail before any work when ``--out`` may not be written."""
+    from prefkit.core.atomic import check_output_dir
+
+    check_output_dir(out, overwrite=force)
 
 
 def _load(model_dir: Path) -> Any:
-    import prefkit.plural as plural
-    from prefkit.plural._base import read_model
+    from prefkit.core.limits import read_config
+    from prefkit.core.persist import load
 
-    config, _ = read_model(model_dir)
-    encoder = None
-    if config.get("uses_encoder"):
+    config_file = model_dir / "config.json"
+    doc = read_config(config_file) if config_file.is_file() else {}
+    inner = doc.get("config") if isinstance(doc.get("config"), dict) else {}
+    kwargs: dict[str, Any] = {}
+    if doc.get("uses_encoder") or inner.get("uses_encoder"):
         from prefkit.encode import default_encoder
 
-        encoder = default_encoder()
-    return plural.load(model_dir, encoder=encoder)
+        kwargs["encoder"] = default_encoder()
+    return load(model_dir, **kwargs)
 
 
-@plural_app.command("fit")
-def fit_command(
-    data: Annotated[Path, typer.Argument(help="Preference file (pairs or rankings, user_id).")],
-    out: Annotated[Path, typer.Option("--out", help="Directory for the fitted model.")],
-    model: Annotated[str, typer.Option(help="mixture | bt-mixture | covariates | maxmin | "
-                                       "pal-a | pal-b | vpl | micro")] = "mixture",
-    components: Annotated[str, typer.Option("--components", help="K, or 'auto' (mixtures: BIC)")]
-    = "auto",
-    fmt: Annotated[str, typer.Option("--format", help="Input format (auto sniffs).")] = "auto",
+def _n_users(ds: Any) -> int:
+    from prefkit.plural._base import user_labels
+
+    return len(set(user_labels(ds).tolist()))
+
+
+@plural_app.command("train")
+def train_command(
+    data: DataFileArg,
+    out: Annotated[Path, out_dir("Directory for the trained model.")],
+    model: Annotated[PluralModel, typer.Option(
+        "--model", help="Which user-aware model (docs/plural.md).")] = PluralModel.mixture,
+    components: Annotated[str, typer.Option(
+        "--components", metavar="K|auto", help="Number of components K, or 'auto' (mixtures: "
+        "chosen by BIC).")] = "auto",
+    force: ForceOpt = False,
+    fmt: FormatOpt = "auto",
+    mapping: MapOpt = None,
+    label_map: LabelMapOpt = None,
 ) -> None:
-    """Fit a user-aware model on DATA and save it to --out."""
-    ds = _read(data, fmt)
-    if model != "mixture" and ds.kind != "pairwise":
-        ds = ds.to_pairs()
+    """Train a user-aware model on FILE and save it to --out.
+
+    Example: prefkit plural train votes.jsonl --out model/ --model bt-mixture --components 3
+    """
+    model = PluralModel(model).value
+    _check_out(out, force)
+    ds = _as_model_input(_read(data, fmt, mapping, label_map), model)
     if model in FEATURE_MODELS and components == "auto":
         components = "3"
-    estimator = _make(model, components, ds).fit(ds)
-    _save_atomic(estimator, out)
+    with about(data):
+        estimator = _make(model, components, ds).fit(ds)
+    _save(estimator, out, force)
     k = getattr(estimator, "n_components_", None)
-    extra = f", {k} components" if k is not None else ""
-    typer.echo(f"fitted {type(estimator).__name__} on {len(ds):,} records{extra} -> {out}")
+    extra = f", {k} component{'' if k == 1 else 's'}" if k is not None else ""
+    typer.echo(f"trained {type(estimator).__name__} on {len(ds):,} records of "
+               f"{_n_users(ds):,} users{extra} -> {out}")
+
+
+# ``fit``: the 0.1 name of ``train``, kept (hidden) for one release
+plural_app.command("fit", hidden=True)(train_command)
 
 
 @plural_app.command("adapt")
 def adapt_command(
-    model_dir: Annotated[Path, typer.Argument(help="Directory written by 'prefkit plural fit'.")],
-    user_data: Annotated[Path, typer.Argument(help="Records of the (new) users to adapt to.")],
-    out: Annotated[Path, typer.Option("--out", help="Directory for the adapted model.")],
-    fmt: Annotated[str, typer.Option("--format", help="Input format (auto sniffs).")] = "auto",
+    model_dir: ModelDirArg,
+    user_data: Annotated[Path, typer.Argument(
+        metavar="FILE", help="Records of the (new) users to adapt to.")],
+    out: Annotated[Path, out_dir("Directory for the adapted model.")],
+    force: ForceOpt = False,
+    fmt: FormatOpt = "auto",
 ) -> None:
-    """Fit only the users' own weights/latents from USER_DATA; save the result to --out."""
+    """Fit only the users' own weights/latents from FILE; save the result to --out.
+
+    Example: prefkit plural adapt model/ new_users.jsonl --out adapted/
+    """
+    _check_out(out, force)
     model = _load(model_dir)
     if not hasattr(model, "adapt"):
         raise DataError(f"{type(model).__name__} has no per-user parameters to adapt "
                         "(it predicts new users from their covariates)", source=str(model_dir))
     ds = _read(user_data, fmt)
-    adapted = model.adapt(ds)
-    _save_atomic(adapted, out)
+    if ds.kind == "rating":
+        ds = _as_model_input(ds, "bt-mixture")
+    with about(user_data):
+        adapted = model.adapt(ds)
+    _save(adapted, out, force)
     typer.echo(f"adapted to {len(adapted.users_) - len(model.users_):,} new user(s) -> {out}")
 
 
 @plural_app.command("eval")
 def eval_command(
-    model_dir: Annotated[Path, typer.Argument(help="Directory written by 'prefkit plural fit'.")],
-    data: Annotated[Path, typer.Argument(help="Preference file to evaluate on.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    fmt: Annotated[str, typer.Option("--format", help="Input format (auto sniffs).")] = "auto",
+    model_dir: ModelDirArg,
+    data: DataFileArg,
+    as_json: JsonOpt = False,
+    by: ByOption = None,
+    min_group_size: MinGroupSizeOption = DEFAULT_MIN_GROUP_SIZE,
+    fmt: FormatOpt = "auto",
 ) -> None:
-    """Accuracy, worst-user accuracy and log-loss of a saved plural model on DATA."""
-    from prefkit.evaluate import evaluate
+    """Accuracy, log-loss, ECE (a/b-symmetric) and the worst user's accuracy on FILE.
+
+    The worst user is the one with the lowest accuracy among users with at least
+    --min-group-size records in FILE.
+
+    Example: prefkit plural eval model/ test.jsonl --by source --json
+    """
+    from prefkit.cli._eval import echo_report, group_column, model_report
     from prefkit.plural._base import user_labels
 
     model = _load(model_dir)
     ds = _read(data, fmt)
     if ds.kind != "pairwise":
         ds = ds.to_pairs()
-    users = user_labels(ds)
-    metrics = evaluate(model, ds, groups={"user": users})
-    worst = metrics["worst_group"]["user"]
-    result = {
-        "accuracy": metrics["accuracy"],
-        "worst_group_accuracy": None if worst is None else worst["accuracy"],
-        "log_loss": metrics["log_loss"],
-        "n": metrics["n"],
-        "users": len(set(users.tolist())),
-    }
-    if as_json:
-        sys.stdout.write(json.dumps(result) + "\n")
-    else:
-        for key, value in result.items():
-            typer.echo(f"{key:>22}: {value}")
+    if by is not None:
+        group_column(ds, by, os.fspath(data))
+    with about(data):
+        result = model_report(model, ds, by=by, min_group_size=min_group_size,
+                              users=user_labels(ds), source=os.fspath(data))
+    echo_report(result, as_json=as_json, by=by)

@@ -1,22 +1,30 @@
 """``prefkit rm``: train, evaluate and apply reward models on preference files.
 
     prefkit rm train pairs.jsonl --out rm/ [--head linear|mlp|ensemble|multi|gpm] [--finetune]
-    prefkit rm eval rm/ test.jsonl --json          # {"accuracy", "log_loss", "ece", "n"}
+    prefkit rm eval rm/ test.jsonl --json    # {"accuracy", "log_loss", "ece", "ece_symmetric", "n"}
     prefkit rm score rm/ test.jsonl --out scores.jsonl
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-import sys
-import tempfile
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from prefkit.cli._common import about
+from prefkit.cli._eval import DEFAULT_MIN_GROUP_SIZE, ByOption, MinGroupSizeOption
+from prefkit.cli.options import (
+    ForceOpt,
+    FormatOpt,
+    JsonOpt,
+    SeedOpt,
+    TieModelOpt,
+    out_dir,
+    out_file,
+)
 from prefkit.data import read
 from prefkit.data.io import atomic_path
 from prefkit.encode.relevance import DEFAULT_INPUTS
@@ -24,8 +32,37 @@ from prefkit.errors import DataError
 
 rm_app = typer.Typer(help="Reward models: train, evaluate and score.", no_args_is_help=True)
 
-FormatOption = Annotated[str, typer.Option("--format", help="Input format (auto sniffs).")]
-HEAD_NAMES = ("linear", "mlp", "ensemble", "multi", "gpm")
+FormatOption = FormatOpt  # the shared --format/-f (prefkit.cli.options)
+
+
+class Head(str, Enum):
+    """Reward heads on frozen embeddings (docs/reward.md)."""
+
+    linear = "linear"
+    mlp = "mlp"
+    ensemble = "ensemble"
+    multi = "multi"
+    gpm = "gpm"
+
+
+class Aggregation(str, Enum):
+    """How an ensemble combines its members' rewards."""
+
+    mean = "mean"
+    min = "min"
+    uwo = "uwo"
+
+
+class Inputs(str, Enum):
+    """Candidate features (prefkit.encode.relevance.INPUTS)."""
+
+    packed_cosine = "packed+cosine"
+    packed = "packed"
+    relevance = "relevance"
+    packed_relevance = "packed+relevance"
+
+
+HEAD_NAMES = tuple(h.value for h in Head)
 
 
 def _pairs(path: Path, fmt: str, *, keep_ratings: bool = False) -> Any:
@@ -42,32 +79,36 @@ def _encoder(path: Path | None) -> Any:
     return default_encoder() if path is None else CachedEncoder(SentenceEncoder(path))
 
 
-def _save_atomic(model: Any, out: Path) -> None:
-    """Write the model into a temporary directory beside ``out``, then move it into place."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        model.save(tmp)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+def _fit_summary(model: Any, validation: Any) -> list[str]:
+    """Lines of the fit summary: training (and held-out) log-loss / accuracy, chosen decay."""
+    report = dict(getattr(model, "fit_report_", None) or {})
+    lines = []
+    parts = {"training": report.get("train")}
+    if validation is not None:
+        parts["validation"] = model.evaluate_fit(validation)
+    for name, m in parts.items():
+        if m:
+            lines.append(f"  {name:10s} log-loss {m['log_loss']:.4f}  accuracy "
+                         f"{m['accuracy']:.3f}  ({m['n']:,} records)")
+    search = report.get("weight_decay_search")
+    if search:
+        lines.append(f"  weight decay {search['chosen']:g} (auto: {search['method']}, held-out "
+                     "log-loss " + ", ".join(f"{g:g}: {v:.4f}" for g, v in
+                                            zip(search["grid"], search["held_out_log_loss"],
+                                                strict=True)) + ")")
+    elif "weight_decay" in report:
+        lines.append(f"  weight decay {report['weight_decay']:g}")
+    return lines
 
 
 @rm_app.command("train")
 def train(
     data: Annotated[Path, typer.Argument(help="Preference file (pairs with texts).")],
-    out: Annotated[Path, typer.Option("--out", help="Directory for the trained model.")],
-    head: Annotated[str, typer.Option(help="linear | mlp | ensemble | multi | gpm")] = "linear",
+    out: Annotated[Path, out_dir("Directory for the trained model.")],
+    head: Annotated[Head, typer.Option(help="Reward head on frozen embeddings.")] = Head.linear,
     inputs: Annotated[
-        str,
-        typer.Option(
-            help="Candidate features: packed+cosine (default) | packed | relevance | "
-            "packed+relevance."
-        ),
-    ] = DEFAULT_INPUTS,
+        Inputs, typer.Option(help="Candidate features (docs/reward.md).")
+    ] = Inputs(DEFAULT_INPUTS),
     finetune: Annotated[
         bool, typer.Option("--finetune", help="Fine-tune the encoder as a sequence classifier.")
     ] = False,
@@ -81,21 +122,26 @@ def train(
     lr: Annotated[float | None, typer.Option(help="Learning rate.")] = None,
     weight_decay: Annotated[
         float | None,
-        typer.Option(min=0.0, help="L2 weight decay (default 1e-4 heads, 0 fine-tune; 1e-3 "
-                     "transfers better from a few thousand pairs, docs/reward.md)."),
+        typer.Option(min=0.0, help="L2 weight decay (default: heads choose it by 3-fold CV by "
+                     "prompt over 1e-4…1e-1, reported in the summary; fine-tune 0)."),
     ] = None,
-    members: Annotated[int, typer.Option(help="Ensemble size.")] = 5,
-    aggregation: Annotated[str, typer.Option(help="Ensemble: mean | min | uwo.")] = "mean",
-    ties: Annotated[bool, typer.Option("--ties", help="Davidson ties (linear/mlp/ensemble).")] = (
-        False
-    ),
+    validation: Annotated[
+        Path | None, typer.Option(help="Held-out preference file: its log-loss/accuracy are "
+                                  "printed in the fit summary.")
+    ] = None,
+    force: ForceOpt = False,
+    members: Annotated[int, typer.Option(metavar="INT", help="Ensemble size.")] = 5,
+    aggregation: Annotated[
+        Aggregation, typer.Option(help="Ensemble: how members' rewards combine.")
+    ] = Aggregation.mean,
+    tie_model: TieModelOpt = False,
     margin: Annotated[bool, typer.Option("--margin", help="Use the data's margins.")] = False,
     label_smoothing: Annotated[float, typer.Option(help="Label smoothing ε.")] = 0.0,
     center: Annotated[float, typer.Option(help="Reward-centring coefficient.")] = 0.0,
     k: Annotated[int, typer.Option(help="GPM: half the embedding size.")] = 4,
     max_length: Annotated[int, typer.Option(help="Fine-tune: tokens per text.")] = 256,
     lora: Annotated[bool, typer.Option("--lora", help="Fine-tune LoRA adapters.")] = False,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: SeedOpt = 0,
     debias: Annotated[
         str | None,
         typer.Option(help="multi: decorrelate objectives from this verbosity attribute "
@@ -103,11 +149,26 @@ def train(
     ] = None,
     fmt: FormatOption = "auto",
 ) -> None:
-    """Train a reward model on DATA and save it to --out."""
+    """Train a reward model on DATA and save it to --out.
+
+    Example: prefkit rm train pairs.jsonl --out rm/ --head linear --validation dev.jsonl
+    """
+    from prefkit.core.atomic import check_output_dir
+    from prefkit.core.persist import save
+    from prefkit.reward.model import require_texts
+
+    head, aggregation = Head(head).value, Aggregation(aggregation).value  # the plain names
+    inputs = Inputs(inputs).value
+    check_output_dir(out, overwrite=force)  # a bad --out fails before any training
     if finetune:
         from prefkit.reward import TransformerRewardModel
 
         ds = _pairs(data, fmt)
+        with about(data):
+            require_texts(ds)
+            if margin and "margin" not in ds.columns:
+                raise DataError("--margin needs a 'margin' column; the records have none",
+                                field="margin")
         options: dict[str, Any] = {
             "epochs": epochs or 1, "max_length": max_length, "lora": lora, "margin": margin,
             "label_smoothing": label_smoothing, "center": center, "seed": seed,
@@ -123,17 +184,20 @@ def train(
     else:
         from prefkit.reward import RewardModel
 
-        if head not in HEAD_NAMES:
-            raise DataError(f"unknown head {head!r} (expected {', '.join(HEAD_NAMES)})",
-                            field="--head")
         ds = _pairs(data, fmt, keep_ratings=head == "multi")
+        with about(data):
+            require_texts(ds)
+        if margin and ds.kind == "pairwise" and "margin" not in ds.columns:
+            raise DataError("--margin needs a 'margin' column; the records have none",
+                            source=str(data), field="margin")
         opts: dict[str, Any] = {"epochs": epochs or 300, "seed": seed, "batch_size": batch_size}
         if lr:
             opts["lr"] = lr
         if weight_decay is not None:
             opts["weight_decay"] = weight_decay
         if head in ("linear", "mlp", "ensemble"):
-            opts.update(ties=ties, margin=margin, label_smoothing=label_smoothing, center=center)
+            opts.update(ties=tie_model, margin=margin, label_smoothing=label_smoothing,
+                        center=center)
         if head == "ensemble":
             opts.update(members=members, aggregation=aggregation)
         if head == "gpm":
@@ -145,82 +209,96 @@ def train(
         with about(data):
             model = RewardModel(_encoder(encoder), head, inputs=inputs, **opts).fit(ds)
         what = f"{head} head"
-    _save_atomic(model, out)
+    held_out = _pairs(validation, fmt) if validation is not None else None
+    lines: list[str] = []
+    if not finetune:
+        with about(validation or data):
+            lines = _fit_summary(model, held_out)
+    if finetune and getattr(model, "loss_curve_", None):
+        lines.append(f"  training   loss {model.loss_curve_[-1]:.4f} (last epoch, "
+                     f"first {model.loss_curve_[0]:.4f})")
+    if finetune and held_out is not None:
+        from prefkit.reward.model import fit_metrics
+
+        with about(validation):
+            p = model.predict_proba(held_out)
+            m = fit_metrics(p, held_out.outcomes(), held_out.weights())
+            lines.append(f"  validation log-loss {m['log_loss']:.4f}  accuracy "
+                         f"{m['accuracy']:.3f}  ({m['n']:,} records)")
+    save(model, out, overwrite=force)
     typer.echo(f"trained {what} on {len(ds):,} records -> {out}")
+    for line in lines:
+        typer.echo(line)
 
 
-def _load(model_dir: Path) -> Any:
-    from prefkit.reward import load_model
+def _load(model_dir: Path, encoder: Path | None = None) -> Any:
+    """Any saved model directory (:func:`prefkit.load`); ``encoder``: an encoder the user passed
+    explicitly (a saved model never follows a path outside its own directory)."""
+    from prefkit.core.persist import load
 
-    return load_model(model_dir)
+    kwargs = {"encoder": _encoder(encoder)} if encoder is not None else {}
+    return load(model_dir, **kwargs)
 
 
 @rm_app.command("eval")
 def evaluate_command(
     model_dir: Annotated[Path, typer.Argument(help="Directory written by 'prefkit rm train'.")],
     data: Annotated[Path, typer.Argument(help="Preference file to evaluate on.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOpt = False,
     rewardbench: Annotated[
         bool, typer.Option("--rewardbench", help="RewardBench-v1 sections by --subset column.")
     ] = False,
     subset: Annotated[str, typer.Option(help="Subset column for --rewardbench.")] = "subset",
-    by: Annotated[str | None, typer.Option(
-        "--by", help="Also report the metrics per value of this column (e.g. subset).")] = None,
+    by: ByOption = None,
+    min_group_size: MinGroupSizeOption = DEFAULT_MIN_GROUP_SIZE,
     plot: Annotated[Path | None, typer.Option(
-        "--plot", help="Write a reliability diagram (PNG/PDF/SVG by suffix).")] = None,
+        "--plot", help="Write a reliability diagram (PNG/PDF/SVG by suffix; a/b-symmetric, "
+        "like the ECE).")] = None,
     fmt: FormatOption = "auto",
 ) -> None:
-    """Accuracy, log-loss and ECE of a saved reward model on DATA."""
-    from prefkit.evaluate import evaluate
+    """Accuracy, log-loss and ECE (a/b-symmetric) of a saved reward model on DATA.
+
+    Example: prefkit rm eval rm/ test.jsonl --by subset --json
+    """
+    from prefkit.cli._eval import echo_report, group_column, model_report
 
     model = _load(model_dir)
     ds = _pairs(data, fmt)
-    if by is not None and not ds.has(by):
-        raise DataError(f"no column {by!r} to group by", source=str(data), field="--by")
-    keys = ("accuracy", "log_loss", "ece", "n")
+    if by is not None:
+        group_column(ds, by, str(data))
     with about(data):
         if rewardbench:
             from prefkit.reward import rewardbench_v1
 
             result: dict[str, Any] = rewardbench_v1(model, ds, subset_column=subset)
         else:
-            metrics = evaluate(model, ds, groups=by)
-            result = {k: metrics[k] for k in keys}
-            if by is not None:
-                result["by"] = {str(group): {k: m[k] for k in keys}
-                                for group, m in metrics["per_group"][by].items()}
+            result = model_report(model, ds, by=by, min_group_size=min_group_size,
+                                  source=str(data))
         if plot is not None:
-            from prefkit.evaluate import reliability_diagram
+            from prefkit.evaluate import as_p_a, predict_outcome_proba, reliability_diagram
 
-            diagram = reliability_diagram(ds.outcomes(), model.predict_proba(ds),
+            diagram = reliability_diagram(ds.outcomes(), as_p_a(predict_outcome_proba(model, ds)),
                                           sample_weight=ds.weights())  # the ECE reported above
             diagram.plot(plot, title=model_dir.name)
-    if as_json:
-        sys.stdout.write(json.dumps(result) + "\n")
-        return
-    for key, value in result.items():
-        if key == "by":
-            for group, metrics in value.items():
-                cells = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
-                                  for k, v in metrics.items())
-                typer.echo(f"  {by}={group}: {cells}")
-        elif isinstance(value, float):
-            typer.echo(f"{key:10s} {value:.4f}")
-        else:
-            typer.echo(f"{key:10s} {value}")
+    echo_report(result, as_json=as_json, by=by)
 
 
 @rm_app.command("score")
 def score_command(
     model_dir: Annotated[Path, typer.Argument(help="Directory written by 'prefkit rm train'.")],
     data: Annotated[Path, typer.Argument(help="Preference file to score.")],
-    out: Annotated[Path, typer.Option("--out", help="JSON-lines file of per-record rewards.")],
+    out: Annotated[Path, out_file("JSON-lines file of per-record rewards.")],
+    encoder: Annotated[Path | None, typer.Option(
+        help="Encoder directory to use (overrides the one saved with the model).")] = None,
     fmt: FormatOption = "auto",
 ) -> None:
-    """Write r_a, r_b (scalar models) and P(a ≻ b) for every record of DATA."""
+    """Write r_a, r_b (scalar models) and P(a ≻ b) for every record of DATA.
+
+    Example: prefkit rm score rm/ test.jsonl --out scores.jsonl
+    """
     import numpy as np
 
-    model = _load(model_dir)
+    model = _load(model_dir, encoder)
     ds = _pairs(data, fmt)
     with about(data):
         full = (
@@ -228,8 +306,9 @@ def score_command(
             if hasattr(model, "predict_outcome_proba")
             else np.column_stack([model.predict_proba(ds), np.zeros(len(ds)), np.zeros(len(ds))])
         )
-        scalar = getattr(getattr(model, "head", None), "scalar", True)
-        ra, rb = model.score(ds) if scalar else (None, None)
+        scalar = getattr(getattr(model, "head", None), "scalar", True) and hasattr(model, "reward")
+        rewards = model.reward(ds) if scalar else None
+        ra, rb = (rewards[:, 0], rewards[:, 1]) if rewards is not None else (None, None)
     ties = bool(getattr(getattr(model, "head", None), "ties", False))
     with atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         for k in range(len(ds)):

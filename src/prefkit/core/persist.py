@@ -147,6 +147,20 @@ def read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
         raise ModelFileError(f"{p}: unreadable arrays ({err})") from None
 
 
+def read_legacy_layer(
+    directory: str | os.PathLike[str], layer: str, cls_name: str
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Config and arrays of a prefkit 0.1 directory of ``layer`` (``choice`` / ``plural``)
+    holding a ``cls_name``: ``{"format": "prefkit.<layer>", "class": ...}`` + ``arrays.npz``."""
+    path = Path(directory)
+    config = read_config(path / CONFIG_FILE)
+    if config.get("format") != f"prefkit.{layer}":
+        raise ModelFileError(f"{path}: not a prefkit 0.1 {layer} model")
+    if config.get("class") != cls_name:
+        raise ModelFileError(f"{path}: holds a {config.get('class')}, not a {cls_name}")
+    return config, read_npz(path / "arrays.npz")
+
+
 def expect_array(
     arrays: dict[str, np.ndarray],
     name: str,
@@ -177,6 +191,21 @@ def config_value(config: dict[str, Any], key: str, types: type | tuple[type, ...
     if not isinstance(value, types) or (isinstance(value, bool) and bool not in _as_tuple(types)):
         raise ModelFileError(f"{where}: config {key!r} has the wrong type {type(value).__name__}")
     return value
+
+
+def saved_params(
+    cls: type, config: dict[str, Any], where: Any = "", *, renamed: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The hyper-parameters saved under ``config["params"]``, checked against ``cls.__init__``
+    (an unknown name is a one-line ModelFileError); ``renamed`` maps old names to new ones."""
+    params = dict(config_value(config, "params", dict, where))
+    for old, new in (renamed or {}).items():
+        if old in params and new not in params:
+            params[new] = params.pop(old)
+    unknown = sorted(set(params) - set(cls._get_param_names()))
+    if unknown:
+        raise ModelFileError(f"{where}: unknown hyper-parameter {unknown[0]!r}")
+    return params
 
 
 def _as_tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:

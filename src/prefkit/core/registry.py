@@ -30,4 +30,5 @@ KNOWN_CLASSES: dict[str, str] = {
     "plural.MaxMinRLHF": "prefkit.plural.maxmin:MaxMinRLHF",
     # align — policies
     "align.DPOPolicy": "prefkit.align.policy:DPOPolicy",
+    "judge.RecordedJudge": "prefkit.judge.recorded:RecordedJudge",
 }

@@ -106,22 +106,88 @@ def _json_or_none(value: Any) -> str | None:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
-def _conform(table: pa.Table, kind: str, source: str | None) -> pa.Table:
-    """Cast known columns to their canonical types; keep any other column as it is."""
+def _type_family(arrow_type: pa.DataType) -> str:
+    """``number``, ``string``, ``boolean``, ``null``, ``list``, ``map`` or ``other``."""
+    if pa.types.is_dictionary(arrow_type):
+        return _type_family(arrow_type.value_type)
+    if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type):
+        return "number"
+    if pa.types.is_decimal(arrow_type):
+        return "number"
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return "string"
+    if pa.types.is_boolean(arrow_type):
+        return "boolean"
+    if pa.types.is_null(arrow_type):
+        return "null"
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
+        return "list"
+    if pa.types.is_map(arrow_type) or pa.types.is_struct(arrow_type):
+        return "map"
+    return "other"
+
+
+def _first_present(col: pa.ChunkedArray) -> tuple[int | None, Any]:
+    """Index and value of the first non-null entry of ``col``."""
+    valid = pc.is_valid(col).to_numpy(zero_copy_only=False)
+    hits = np.flatnonzero(valid)
+    if not hits.size:
+        return None, None
+    row = int(hits[0])
+    return row, col[row].as_py()
+
+
+def _type_error(
+    name: str,
+    col: pa.ChunkedArray,
+    expected: str,
+    source: str | None,
+    line_numbers: np.ndarray | None,
+    reason: str | None = None,
+) -> DataError:
+    row, value = _first_present(col)
+    line = None
+    if row is not None and line_numbers is not None and row < len(line_numbers):
+        line = int(line_numbers[row])
+    family = _type_family(col.type)
+    shown = json.dumps(value, ensure_ascii=False, default=str)
+    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    what = reason or f"expected {expected}, got {family} {shown}"
+    return DataError(what, source=source, line=line, row=None if line else row, field=name)
+
+
+def _conform(
+    table: pa.Table, kind: str, source: str | None, line_numbers: np.ndarray | None = None
+) -> pa.Table:
+    """Cast known columns to their canonical types; keep any other column as it is.
+
+    Strict, per value (see docs/format.md, "Validation rules"): a number field takes numbers
+    only (never ``true`` or ``"0.7"``); a text field takes text only (never ``true`` or
+    ``12``); integers become floats and ``string`` becomes ``large_string`` as needed.
+    """
     fields = known_fields(kind)
     columns, names = [], []
     for name in table.column_names:
         col = table.column(name)
         target = fields.get(name)
         if target is not None and col.type != target:
+            family, wanted = _type_family(col.type), _type_family(target)
             if name == "meta" and not pa.types.is_string(col.type):
                 col = pa.chunked_array(
                     [pa.array([_json_or_none(v) for v in col.to_pylist()], pa.large_string())]
                 )
+            elif family not in (wanted, "null"):
+                expected = {"number": "number", "string": "string"}.get(wanted, str(target))
+                raise _type_error(name, col, expected, source, line_numbers)
             elif name == "scores" and pa.types.is_struct(col.type):
-                col = pa.chunked_array(
-                    [pa.array([_scores_map(v) for v in col.to_pylist()], target)]
-                )
+                try:
+                    col = pa.chunked_array(
+                        [pa.array([_scores_map(v) for v in col.to_pylist()], target)]
+                    )
+                except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+                    raise _type_error(
+                        name, col, "number map", source, line_numbers, "expected number map"
+                    ) from None
             else:
                 try:
                     col = col.cast(target)
@@ -142,6 +208,69 @@ def _scores_map(value: Mapping[str, Any] | None) -> list[tuple[str, float]] | No
     return [(k, v) for k, v in value.items() if v is not None]
 
 
+def _encodable(value: Any) -> bool:
+    """Whether every string in ``value`` (nested lists, tuples, dicts) is valid Unicode."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_encodable(v) for v in value)
+    if isinstance(value, dict):
+        return all(_encodable(k) and _encodable(v) for k, v in value.items())
+    return True
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _value_ok(value: Any, target: pa.DataType) -> tuple[bool, str]:
+    """Whether one value fits a canonical column type, and the type's name."""
+    if pa.types.is_floating(target):
+        return _is_number(value), "number"
+    if pa.types.is_string(target) or pa.types.is_large_string(target):
+        return isinstance(value, str), "string"
+    if pa.types.is_list(target):
+        inner = target.value_type
+        if not isinstance(value, (list, tuple)):
+            return False, "list"
+        if pa.types.is_integer(inner):
+            ok = all(isinstance(v, int) and not isinstance(v, bool) for v in value if v is not None)
+            return ok, "integer list"
+        ok = all(isinstance(v, str) for v in value if v is not None)
+        return ok, "string list"
+    if pa.types.is_map(target):
+        ok = isinstance(value, (list, tuple)) and all(
+            isinstance(pair, (list, tuple)) and len(pair) == 2 and _is_number(pair[1])
+            for pair in value
+        )
+        return ok, "number map"
+    return True, str(target)
+
+
+def _check_values(key: str, values: list[Any], target: pa.DataType, source: str | None) -> None:
+    """Strict types per value: ``True`` is not a number, ``"0.7"`` is not a number, ``3`` is
+    not a string (pyarrow would quietly turn the first into 1.0 and ``1.5`` ranks into 1)."""
+    for row, value in enumerate(values):
+        if value is None:
+            continue
+        ok, expected = _value_ok(value, target)
+        if not ok:
+            if isinstance(value, (list, tuple)) and pa.types.is_map(target):
+                value = dict(value) if all(isinstance(p, (list, tuple)) for p in value) else value
+            shown = json.dumps(value, ensure_ascii=False, default=str)
+            shown = shown if len(shown) <= 40 else shown[:37] + "..."
+            raise DataError(
+                f"expected {expected}, got {type(value).__name__} {shown}",
+                source=source,
+                row=row,
+                field=key,
+            )
+
+
 def records_to_table(
     rows: Sequence[Mapping[str, Any]],
     *,
@@ -159,8 +288,18 @@ def records_to_table(
     columns = {}
     for key in names:
         values = [row.get(key) for row in rows]
+        if key in types:
+            _check_values(key, values, types[key], source)
         try:
             columns[key] = pa.array(values, type=types.get(key))
+        except UnicodeEncodeError:
+            row = next(i for i, v in enumerate(values) if not _encodable(v))
+            raise DataError(
+                "text holds a lone surrogate such as \\ud800 (not valid Unicode)",
+                source=source,
+                row=row,
+                field=key,
+            ) from None
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as err:
             raise DataError(
                 f"values of mixed types ({_short(err)})", source=source, field=key
@@ -223,7 +362,7 @@ class PreferenceDataset:
         self.kind: str = kind
         self.name: str | None = name
         self.metadata: dict[str, Any] = dict(metadata or {})
-        self.table: pa.Table = _conform(table, kind, name)
+        self.table: pa.Table = _conform(table, kind, name, line_numbers)
         if validate:
             self.validate(line_numbers=line_numbers)
 
@@ -313,7 +452,7 @@ class PreferenceDataset:
         for row in self.table.to_pylist():
             rec = {k: v for k, v in row.items() if v is not None}
             if "meta" in rec:
-                with contextlib.suppress(TypeError, ValueError):
+                with contextlib.suppress(TypeError, ValueError, RecursionError):
                     rec["meta"] = json.loads(rec["meta"])
             if "scores" in rec:
                 rec["scores"] = dict(rec["scores"])

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from prefkit.data.json_guard import first_too_deep
+from prefkit.data.limits import LIMITS, limit_error
 from prefkit.data.schema import REQUIRED, WINNER_LABELS
 from prefkit.errors import DataError
+
+
+class SelfComparisonWarning(UserWarning):
+    """Records whose two sides are the same response text (and have no ids)."""
 
 
 def _first(mask: np.ndarray) -> int | None:
@@ -93,6 +101,68 @@ class _Checker:
                 names = " or ".join(f"'{c}'" for c in group)
                 self.fail(row, group[0], f"missing value: needs {names}")
 
+    def check_text_lengths(self) -> None:
+        """No text cell (of any string or list-of-string column) longer than
+        ``LIMITS.max_text_chars`` characters."""
+        limit = LIMITS.max_text_chars
+        for name in self.table.column_names:
+            col = self.table.column(name)
+            kind = col.type
+            if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+                if not _is_text(kind.value_type):
+                    continue
+                flat = col.combine_chunks()
+                parents = pc.list_parent_indices(flat).to_numpy(zero_copy_only=False)
+                values = pc.list_flatten(flat)
+            elif _is_text(kind):
+                parents, values = None, col
+            else:
+                continue
+            longest = pc.max(pc.binary_length(values)).as_py() if len(values) else None
+            if longest is None or longest <= limit:
+                continue  # UTF-8 bytes bound the characters: nothing can be too long
+            lengths = pc.fill_null(pc.utf8_length(values), 0).to_numpy(zero_copy_only=False)
+            hit = _first(lengths > limit)
+            if hit is not None:
+                row = int(parents[hit]) if parents is not None else hit
+                line = None
+                if self.line_numbers is not None and row < len(self.line_numbers):
+                    line = int(self.line_numbers[row])
+                raise limit_error(
+                    f"text of {int(lengths[hit])} characters, longer than {limit}",
+                    "max_text_chars",
+                    source=self.source,
+                    line=line,
+                    row=None if line else row,
+                    field=name,
+                )
+
+    def check_meta_depth(self) -> None:
+        """``meta`` (JSON text) nests at most ``LIMITS.max_json_depth`` deep, so that decoding
+        it later (``to_records``, writers) is safe."""
+        if not self.has("meta") or not _is_text(self.table.column("meta").type):
+            return
+        limit = LIMITS.max_json_depth
+        col = self.table.column("meta")
+        opens = pc.add(
+            pc.fill_null(pc.count_substring(col, "{"), 0),
+            pc.fill_null(pc.count_substring(col, "["), 0),
+        ).to_numpy(zero_copy_only=False)
+        for row in np.flatnonzero(opens > limit):
+            text = col[int(row)].as_py()
+            if first_too_deep(text.encode("utf-8", "surrogatepass"), limit) is not None:
+                line = None
+                if self.line_numbers is not None and row < len(self.line_numbers):
+                    line = int(self.line_numbers[row])
+                raise limit_error(
+                    f"nesting deeper than {limit}",
+                    "max_json_depth",
+                    source=self.source,
+                    line=line,
+                    row=None if line else int(row),
+                    field="meta",
+                )
+
     def check_non_empty_strings(self, names: tuple[str, ...]) -> None:
         for name in names:
             if not self.has(name):
@@ -106,6 +176,10 @@ class _Checker:
                 self.fail(row, name, "empty string")
 
 
+def _is_text(kind: pa.DataType) -> bool:
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
+
+
 def validate_table(
     table: pa.Table, kind: str, *, source: str | None = None, line_numbers: np.ndarray | None = None
 ) -> None:
@@ -113,6 +187,8 @@ def validate_table(
     if table.num_rows == 0:
         return
     check = _Checker(table, source, line_numbers)
+    check.check_text_lengths()
+    check.check_meta_depth()
     check.check_required(kind)
     check.check_finite("weight", low=0.0)
     check.check_finite("margin")
@@ -155,6 +231,24 @@ def _validate_pairwise(check: _Checker) -> None:
         if row is not None:
             check.fail(
                 row, "b", f"candidate {table.column('a')[row].as_py()!r} compared with itself"
+            )
+    if check.has("a_text") and check.has("b_text"):
+        # a candidate is its id, else its text: two sides without ids and with the same
+        # text are one candidate compared with itself (two models may well write the same text)
+        no_ids = check.null_mask("a") & check.null_mask("b")
+        same_text = pc.fill_null(
+            pc.equal(table.column("a_text"), table.column("b_text")), False
+        ).to_numpy(zero_copy_only=False)
+        same = no_ids & same_text
+        row = _first(same)
+        if row is not None:
+            # a warning, not an error: public benchmarks (LLMEval2) hold such records
+            warnings.warn(
+                f"{check.source or '<data>'}: {int(same.sum())} record(s) compare a response "
+                f"with itself (identical 'a_text' and 'b_text', no ids; first at "
+                f"{check.where(row)}); they carry no preference between two responses",
+                SelfComparisonWarning,
+                stacklevel=4,
             )
 
 

@@ -4,13 +4,20 @@ Layout: ``<root>/<encoder key>/shard-<id>.keys.npy`` (SHA-1 digests of the texts
 ``shard-<id>.vecs.npy`` (float32 vectors, same order).  A shard is written vectors first and keys
 last, each through a temporary file and a rename, so a reader never sees half a shard; shards are
 append-only, so several processes can share one cache.  Vectors are memory-mapped on load.
+
+A shard that cannot be read back (truncated by a full disk or a kill outside prefkit's atomic
+writes, keys and vectors of different lengths, vectors of another width) is skipped with one
+warning and moved aside as ``*.bad`` so later runs do not trip on it; its texts are simply
+encoded again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import uuid
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,6 +36,21 @@ def default_cache_root() -> Path:
 def text_keys(texts: Sequence[str]) -> np.ndarray:
     """SHA-1 digest of each text's UTF-8 bytes, as an ``S20`` array."""
     return np.array([hashlib.sha1(t.encode("utf-8")).digest() for t in texts], dtype="S20")
+
+
+def _shard_problem(keys: np.ndarray, vecs: np.ndarray, shards: list[np.ndarray]) -> str | None:
+    """Why a shard's arrays cannot be used, or ``None``."""
+    if keys.dtype != np.dtype("S20") or keys.ndim != 1:
+        return f"keys are {keys.dtype} {keys.shape}, expected S20 (n,)"
+    if vecs.ndim != 2 or vecs.dtype != np.float32:
+        return f"vectors are {vecs.dtype} {vecs.shape}, expected float32 (n, dim)"
+    if len(vecs) != len(keys):
+        return f"{len(keys)} keys for {len(vecs)} vectors"
+    if shards and vecs.shape[1] != shards[0].shape[1]:
+        return f"vectors of width {vecs.shape[1]}, the cache holds {shards[0].shape[1]}"
+    if not np.isfinite(np.asarray(vecs[:1])).all():
+        return "non-finite vectors"
+    return None
 
 
 class EmbeddingCache:
@@ -52,13 +74,33 @@ class EmbeddingCache:
             if name in self._seen:
                 continue
             vecs_file = self.directory / f"{name}.vecs.npy"
-            keys = np.load(keys_file, allow_pickle=False)
-            vecs = np.load(vecs_file, mmap_mode="r", allow_pickle=False)
+            self._seen.add(name)
+            try:
+                keys = np.load(keys_file, allow_pickle=False)
+                vecs = np.load(vecs_file, mmap_mode="r", allow_pickle=False)
+                problem = _shard_problem(keys, vecs, self._shards)
+            except (OSError, ValueError, EOFError) as err:
+                problem = f"unreadable ({err})"
+            if problem:
+                self._quarantine(name, problem)
+                continue
             shard = len(self._shards)
             self._shards.append(vecs)
             for row, k in enumerate(keys.tolist()):
                 self._index.setdefault(k, (shard, row))
-            self._seen.add(name)
+
+    def _quarantine(self, name: str, problem: str) -> None:
+        """Warn about a broken shard and rename its files ``*.bad`` (best effort)."""
+        warnings.warn(
+            f"{self.directory / name}: embedding cache shard skipped: {problem}; "
+            "its texts will be encoded again",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        for part in ("keys", "vecs"):
+            path = self.directory / f"{name}.{part}.npy"
+            with contextlib.suppress(OSError):
+                path.rename(path.with_name(path.name + ".bad"))
 
     def __len__(self) -> int:
         return len(self._index)

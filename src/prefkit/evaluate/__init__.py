@@ -6,6 +6,7 @@ module                 contents
 ``classification``     :func:`accuracy` (explicit tie policy), :func:`log_loss` (soft labels),
                        :func:`brier_score`, :func:`log_loss_3way`
 ``calibration``        :func:`reliability_diagram`, :func:`expected_calibration_error`
+                       (a/b-symmetric by default: the order of a and b does not matter)
 ``rank_correlation``   :func:`kendall_tau`, :func:`spearman_rho`, :func:`order_to_scores`
 ``listwise``           :func:`ranking_exact_match`, :func:`ranking_pairwise_accuracy`
 ``agreement``          :func:`cohen_kappa`, :func:`krippendorff_alpha`, :func:`reliability_matrix`
@@ -30,19 +31,27 @@ from prefkit.evaluate.classification import (
 )
 from prefkit.evaluate.evaluate import (
     PreferenceModel,
+    UndefinedMetricWarning,
     evaluate,
     pairwise_metrics,
     predict_outcome_proba,
 )
 from prefkit.evaluate.groups import HIGHER_IS_BETTER, per_group, worst_group
 from prefkit.evaluate.listwise import ranking_exact_match, ranking_pairwise_accuracy
-from prefkit.evaluate.rank_correlation import kendall_tau, order_to_scores, spearman_rho
+from prefkit.evaluate.rank_correlation import (
+    ConstantScoresWarning,
+    kendall_tau,
+    order_to_scores,
+    spearman_rho,
+)
 
 __all__ = [
     "HIGHER_IS_BETTER",
     "TIE_POLICIES",
+    "ConstantScoresWarning",
     "PreferenceModel",
     "ReliabilityDiagram",
+    "UndefinedMetricWarning",
     "accuracy",
     "as_p_a",
     "brier_score",

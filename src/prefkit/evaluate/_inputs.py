@@ -12,12 +12,28 @@ Conventions used by every pairwise metric:
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 
 from prefkit.data.schema import PreferenceDataset
 from prefkit.errors import DataError
+
+
+class UndefinedMetricWarning(UserWarning):
+    """A metric has no value on the data (e.g. accuracy on all-tie records).
+
+    The metric functions then return NaN (documented); :func:`prefkit.evaluate.evaluate` reports
+    ``None`` instead, so that its report is valid JSON.
+    """
+
+
+def undefined(metric: str, reason: str) -> float:
+    """Warn that ``metric`` is undefined because of ``reason``, and return NaN."""
+    warnings.warn(f"{metric} is undefined: {reason}; returning NaN", UndefinedMetricWarning,
+                  stacklevel=3)
+    return float("nan")
 
 
 def as_p_a(p_pred: Any, *, field: str = "p_pred") -> np.ndarray:

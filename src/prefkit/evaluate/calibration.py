@@ -13,10 +13,15 @@ labels as they are)::
 ``calibration_curve`` gives conf and obs but neither counts, weights nor soft labels, which ECE
 needs; the binning here reproduces it exactly for hard, unweighted labels (tested).
 
-Which candidate is "a" is usually arbitrary.  ``symmetric=True`` scores every record in both
-orientations, (p, y) and (1 − p, 1 − y), which makes the diagram symmetric about ½ and the ECE
+Which candidate is "a" is usually arbitrary — HH-RLHF and every TRL-style chosen/rejected file put
+the winner in "a", so the one-sided diagram of a good model has every point at observed = 1 and
+an ECE near ½.  A pairwise ECE must not depend on that order, so **the symmetric form is the
+default** (``symmetric=True``): every record is scored in both orientations, (p, y) and
+(1 − p, 1 − y), each with the record's weight.  The diagram is then symmetric about ½ and the ECE
 invariant to swapping a and b (with an even number of equal-width bins it equals the top-label
 ECE of Guo et al. over the M/2 bins of [½, 1], up to predictions lying exactly on a bin edge).
+``symmetric=False`` gives the one-sided form (calibration of P(a ≻ b) for a fixed, meaningful
+"a", e.g. home team vs visitor); reports say which one they hold (``"ece_symmetric"``).
 """
 
 from __future__ import annotations
@@ -29,14 +34,18 @@ import numpy as np
 
 from prefkit.data.io import save_figure
 from prefkit.errors import DataError
-from prefkit.evaluate._inputs import targets
+from prefkit.evaluate._inputs import targets, undefined
 
 STRATEGIES: tuple[str, ...] = ("uniform", "quantile")
 
 
 @dataclass
 class ReliabilityDiagram:
-    """Per-bin calibration data (arrays of length ``n_bins``; NaN means for empty bins)."""
+    """Per-bin calibration data (arrays of length ``n_bins``; NaN means for empty bins).
+
+    ``symmetric``: whether every record was counted in both orientations (then ``counts`` sum
+    to twice the records' weight).
+    """
 
     edges: np.ndarray
     mean_predicted: np.ndarray
@@ -44,6 +53,7 @@ class ReliabilityDiagram:
     counts: np.ndarray
     ece: float
     mce: float
+    symmetric: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         """Plain lists and floats (NaN kept), e.g. for a JSON report or a plot."""
@@ -54,6 +64,7 @@ class ReliabilityDiagram:
             "counts": self.counts.tolist(),
             "ece": self.ece,
             "mce": self.mce,
+            "symmetric": self.symmetric,
         }
 
     def plot(self, path: str | os.PathLike[str] | None = None, *, title: str = "") -> Any:
@@ -69,15 +80,18 @@ class ReliabilityDiagram:
         filled = self.counts > 0
         ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="perfect calibration")
         ax.plot(self.mean_predicted[filled], self.observed[filled], "o-", label="model")
-        ax.set_ylabel("observed frequency of a ≻ b")
+        ax.set_ylabel("observed frequency" if self.symmetric else "observed frequency of a ≻ b")
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
-        ax.set_title(f"{title + ': ' if title else ''}ECE {self.ece:.3f}, MCE {self.mce:.3f}")
+        kind = " (a/b-symmetric)" if self.symmetric else ""
+        ax.set_title(f"{title + ': ' if title else ''}ECE{kind} {self.ece:.3f}, "
+                     f"MCE {self.mce:.3f}", fontsize=10)
         ax.legend(loc="upper left")
         centres = (self.edges[:-1] + self.edges[1:]) / 2
         bars.bar(centres, self.counts, width=np.diff(self.edges) * 0.9, color="tab:blue")
-        bars.set_xlabel("predicted P(a ≻ b)")
-        bars.set_ylabel("records")
+        bars.set_xlabel("predicted probability, both orientations" if self.symmetric
+                        else "predicted P(a ≻ b)")
+        bars.set_ylabel("records ×2" if self.symmetric else "records")
         fig.tight_layout()
         if path is not None:
             save_figure(fig, path)
@@ -103,11 +117,13 @@ def reliability_diagram(
     *,
     n_bins: int = 10,
     strategy: str = "uniform",
-    symmetric: bool = False,
+    symmetric: bool = True,
     sample_weight: Any = None,
 ) -> ReliabilityDiagram:
     """Reliability-diagram data (bin edges, mean predicted, observed frequency, counts), ECE, MCE.
 
+    ``symmetric`` (default): each record counted as (p, y) and (1 − p, 1 − y), so nothing
+    depends on which response is "a" (module docstring); ``False``: the one-sided form.
     ``counts`` are the summed weights per bin (record counts when unweighted; doubled when
     ``symmetric``).  ECE and MCE are NaN when there is no weight at all.
     """
@@ -125,9 +141,11 @@ def reliability_diagram(
         obs = np.where(filled, sum_y / counts, np.nan)
     gap = np.abs(obs - conf)[filled]
     total = counts.sum()
-    ece = float((counts[filled] * gap).sum() / total) if total > 0 else float("nan")
-    mce = float(gap.max()) if gap.size else float("nan")
-    return ReliabilityDiagram(edges, conf, obs, counts, ece, mce)
+    if total > 0:
+        ece, mce = float((counts[filled] * gap).sum() / total), float(gap.max())
+    else:
+        ece = mce = undefined("ece", "no record with a positive weight")
+    return ReliabilityDiagram(edges, conf, obs, counts, ece, mce, bool(symmetric))
 
 
 def expected_calibration_error(
@@ -136,10 +154,11 @@ def expected_calibration_error(
     *,
     n_bins: int = 10,
     strategy: str = "uniform",
-    symmetric: bool = False,
+    symmetric: bool = True,
     sample_weight: Any = None,
 ) -> float:
-    """ECE = Σ_B (W_B / W) |obs(B) − conf(B)| (see :func:`reliability_diagram`)."""
+    """ECE = Σ_B (W_B / W) |obs(B) − conf(B)|, a/b-symmetric by default (see
+    :func:`reliability_diagram`)."""
     return reliability_diagram(
         y_true,
         p_pred,

@@ -21,7 +21,9 @@ credit of a record is
 ``"count_wrong"`` all                                    true ties earn 0; others 1 − |y − ŷ|
 ================  ====================================  =========================================
 
-and accuracy = Σ w·credit / Σ w over the counted records (NaN when none is counted).
+and accuracy = Σ w·credit / Σ w over the counted records (NaN with an
+:class:`~prefkit.evaluate._inputs.UndefinedMetricWarning` when none is counted, e.g. all-tie data
+under ``"exclude"``; the same for the losses when the weights sum to 0).
 
 Log-loss (cross-entropy with soft targets) and Brier score
 -----------------------------------------------------------
@@ -47,7 +49,7 @@ from sklearn.metrics import log_loss as _sk_log_loss
 
 from prefkit.data.schema import PreferenceDataset
 from prefkit.errors import DataError
-from prefkit.evaluate._inputs import outcome_labels, targets
+from prefkit.evaluate._inputs import outcome_labels, targets, undefined
 
 TIE_POLICIES: tuple[str, ...] = ("exclude", "half", "exact", "count_wrong")
 DEFAULT_EPS = 1e-12
@@ -65,7 +67,10 @@ def accuracy(
     y, p, w = targets(y_true, p_pred, sample_weight)
     credit, counted = accuracy_credit(y, p, ties=ties, tie_threshold=tie_threshold)
     if w[counted].sum() <= 0:
-        return float("nan")
+        if len(y) and ties == "exclude" and not counted.any():
+            return undefined("accuracy", f"all {len(y)} records are ties and ties='exclude' "
+                             "leaves them out (ties='half' counts them)")
+        return undefined("accuracy", "no record with a positive weight is counted")
     if ties == "exact":  # three-class accuracy is scikit-learn's accuracy_score
         y_code, p_code = (
             np.rint(2 * outcome_labels(v, t)).astype(int)  # b 0, tie 1, a 2
@@ -106,7 +111,7 @@ def log_loss(
     """
     y, p, w = targets(y_true, p_pred, sample_weight)
     if w.sum() <= 0:
-        return float("nan")
+        return undefined("log_loss", "no record with a positive weight")
     p = np.clip(p, eps, 1.0 - eps)
     n = len(y)
     labels = np.r_[np.ones(n), np.zeros(n)]
@@ -118,7 +123,7 @@ def brier_score(y_true: Any, p_pred: Any, *, sample_weight: Any = None) -> float
     """Mean squared error between predicted P(a ≻ b) and the (soft) target (Brier 1950)."""
     y, p, w = targets(y_true, p_pred, sample_weight)
     if w.sum() <= 0:
-        return float("nan")
+        return undefined("brier", "no record with a positive weight")
     return float(mean_squared_error(y, p, sample_weight=w))
 
 

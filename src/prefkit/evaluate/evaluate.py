@@ -9,7 +9,10 @@ a reward model, a judge and a DPO policy are all scored the same way:
 
 * ``accuracy`` — under the tie policy ``ties`` (see :mod:`prefkit.evaluate.classification`);
 * ``log_loss``, ``brier``, ``ece`` — on P(a ≻ b) + ½ P(tie) against the outcome (1, 0, ½ for a
-  tie, or the soft label ``p_a``), all labelled records, record weights applied;
+  tie, or the soft label ``p_a``), all labelled records, record weights applied; the ECE is the
+  a/b-symmetric one by default (each record counted as (p, y) and (1 − p, 1 − y), so it does not
+  depend on which response is "a"; ``"ece_symmetric": true`` in the report says so, see
+  :mod:`prefkit.evaluate.calibration`);
 * ``log_loss_3way`` — when the model gives a non-zero P(tie) and every record has a ``winner``;
 * ``per_group`` / ``worst_group`` — the same metrics per value of one or more grouping columns
   (``user_id``, ``source`` …), and the group with the lowest accuracy (or the worst ``worst_by``
@@ -17,10 +20,16 @@ a reward model, a judge and a DPO policy are all scored the same way:
 
 Ranking and rating datasets are first turned into pairs by the dataset's own ``to_pairs()`` (rank
 breaking, binarization), so the model sees pairwise records.
+
+Undefined metrics are ``None``, never NaN (the report is valid JSON): accuracy when every labelled
+record is a tie and ``ties="exclude"`` drops them all, every metric when no labelled record has a
+positive weight.  Each such case emits one :class:`UndefinedMetricWarning` saying why.
 """
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -28,10 +37,12 @@ import numpy as np
 
 from prefkit.data.schema import PreferenceDataset
 from prefkit.errors import DataError
-from prefkit.evaluate._inputs import as_p_a, targets
+from prefkit.evaluate._inputs import UndefinedMetricWarning, as_p_a, targets
 from prefkit.evaluate.calibration import expected_calibration_error
 from prefkit.evaluate.classification import accuracy, brier_score, log_loss, log_loss_3way
 from prefkit.evaluate.groups import per_group, worst_group
+
+METRIC_KEYS: tuple[str, ...] = ("accuracy", "log_loss", "brier", "ece", "log_loss_3way")
 
 
 class PreferenceModel(Protocol):
@@ -48,8 +59,10 @@ def pairwise_metrics(
     ties: str = "exclude",
     tie_threshold: float = 0.0,
     n_bins: int = 10,
+    symmetric_ece: bool = True,
 ) -> dict[str, float]:
-    """``{"n", "n_ties", "accuracy", "log_loss", "brier", "ece"}`` for one set of records."""
+    """``{"n", "n_ties", "accuracy", "log_loss", "brier", "ece"}`` for one set of records
+    (NaN where undefined; :func:`evaluate` turns those into ``None`` with a warning)."""
     y, p, w = targets(y_true, p_pred, sample_weight)
     return {
         "n": len(y),
@@ -57,8 +70,49 @@ def pairwise_metrics(
         "accuracy": accuracy(y, p, ties=ties, tie_threshold=tie_threshold, sample_weight=w),
         "log_loss": log_loss(y, p, sample_weight=w),
         "brier": brier_score(y, p, sample_weight=w),
-        "ece": expected_calibration_error(y, p, n_bins=n_bins, sample_weight=w),
+        "ece": expected_calibration_error(
+            y, p, n_bins=n_bins, symmetric=symmetric_ece, sample_weight=w
+        ),
     }
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _undefined_reason(key: str, row: Mapping[str, Any], ties: str) -> str:
+    if row.get("n", 0) == 0:
+        return "there are no labelled records"
+    if key == "accuracy" and row.get("n_ties") == row.get("n") and ties == "exclude":
+        return (f"all {row['n']} labelled records are ties and ties='exclude' leaves them out "
+                "(ties='half' counts them)")
+    return "the records' weights sum to 0"
+
+
+def _none_for_nan(result: dict[str, Any], ties: str, where: str = "") -> None:
+    """Replace NaN metrics of ``result`` (top level and per group) by None, warning once each."""
+    undefined = [k for k in METRIC_KEYS if _is_nan(result.get(k))]
+    for key in undefined:
+        result[key] = None
+        warnings.warn(f"{key} is undefined{where}: {_undefined_reason(key, result, ties)}; "
+                      "reported as None", UndefinedMetricWarning, stacklevel=3)
+    for name, table in result.get("per_group", {}).items():
+        counts: dict[str, int] = {}
+        for row in table.values():
+            for key in METRIC_KEYS:
+                if _is_nan(row.get(key)):
+                    row[key] = None
+                    counts[key] = counts.get(key, 0) + 1
+        for key, count in counts.items():
+            if key in undefined:
+                continue  # already said for the whole data set
+            warnings.warn(f"{key} is undefined for {count} group(s) of {name!r} (e.g. a group "
+                          "whose records are all ties); reported as None",
+                          UndefinedMetricWarning, stacklevel=3)
+    for row in result.get("worst_group", {}).values():
+        for key in METRIC_KEYS:
+            if row is not None and _is_nan(row.get(key)):
+                row[key] = None
 
 
 def predict_outcome_proba(model: PreferenceModel, dataset: PreferenceDataset) -> np.ndarray:
@@ -113,6 +167,7 @@ def evaluate(
     n_bins: int = 10,
     min_group_size: int = 1,
     worst_by: str = "accuracy",
+    symmetric_ece: bool = True,
 ) -> dict[str, Any]:
     """Score ``model`` on ``dataset``: accuracy, log-loss, Brier, ECE, n (+ per/worst group).
 
@@ -126,12 +181,16 @@ def evaluate(
         n_bins: equal-width bins of the ECE.
         min_group_size: groups with fewer records are left out of the breakdowns.
         worst_by: the metric that picks the worst group.
+        symmetric_ece: score the ECE in both orientations of every record (default; the ECE
+            then does not depend on which response is "a"); ``False``: one-sided ECE of
+            P(a ≻ b).
 
     Returns:
-        ``{"n", "n_ties", "accuracy", "log_loss", "brier", "ece"[, "log_loss_3way"]
-        [, "per_group": {column: {group: metrics}},
+        ``{"n", "n_ties", "accuracy", "log_loss", "brier", "ece", "ece_symmetric"
+        [, "log_loss_3way"][, "per_group": {column: {group: metrics}},
         "worst_group": {column: {"group", **metrics}}]}``
-        (records without an outcome are left out).
+        (records without an outcome are left out; undefined metrics are None, with an
+        :class:`UndefinedMetricWarning`).
     """
     if not isinstance(dataset, PreferenceDataset):
         raise TypeError("evaluate needs a PreferenceDataset")
@@ -150,8 +209,12 @@ def evaluate(
         group_cols = {k: v[labelled] for k, v in group_cols.items()}
     w = dataset.weights()
     p = as_p_a(raw)
-    options = {"ties": ties, "tie_threshold": tie_threshold, "n_bins": n_bins}
-    result: dict[str, Any] = pairwise_metrics(y, p, sample_weight=w, **options)
+    options = {"ties": ties, "tie_threshold": tie_threshold, "n_bins": n_bins,
+               "symmetric_ece": symmetric_ece}
+    with warnings.catch_warnings():  # said once below, with the reason, for the report
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        result: dict[str, Any] = pairwise_metrics(y, p, sample_weight=w, **options)
+    result["ece_symmetric"] = bool(symmetric_ece)
     if raw.ndim == 2 and (raw[:, 2] > 0).any() and "winner" in dataset.columns:
         winner = np.asarray(dataset.column("winner"), dtype=object)
         if np.isin(winner, ["a", "b", "tie"]).all():  # every record has a hard label
@@ -163,4 +226,5 @@ def evaluate(
             result["per_group"][name] = table
             key, row = worst_group(table, worst_by, min_size=min_group_size)
             result["worst_group"][name] = None if key is None else {"group": key, **row}
+    _none_for_nan(result, ties)
     return result

@@ -69,8 +69,9 @@ def per_group(
     ``metric(y, p, sample_weight=w, **kwargs)`` returns a float or a dict of floats; the default
     (``None``) is the bundle of :func:`prefkit.evaluate.evaluate.pairwise_metrics` — n, n_ties,
     accuracy, log_loss, brier, ece — computed for all groups in one vectorised pass
-    (``kwargs``: ``ties``, ``tie_threshold``, ``n_bins``).  ``y_true`` and ``p_pred`` are arrays
-    aligned with ``groups`` (``p_pred`` may be ``(n, 3)``).  Groups come out sorted by label.
+    (``kwargs``: ``ties``, ``tie_threshold``, ``n_bins``, ``symmetric_ece``).  ``y_true`` and
+    ``p_pred`` are arrays aligned with ``groups`` (``p_pred`` may be ``(n, 3)``).  Groups come
+    out sorted by label.
     """
     if metric is None:
         return _grouped_pairwise_metrics(groups, y_true, p_pred, sample_weight, min_size, **kwargs)
@@ -108,8 +109,10 @@ def _grouped_pairwise_metrics(
     ties: str = "exclude",
     tie_threshold: float = 0.0,
     n_bins: int = 10,
+    symmetric_ece: bool = True,
 ) -> dict[str, dict[str, float]]:
-    """All groups' accuracy, log-loss, Brier and ECE from per-record terms and ``np.bincount``."""
+    """All groups' accuracy, log-loss, Brier and ECE from per-record terms and ``np.bincount``
+    (the ECE a/b-symmetric by default, as in :mod:`prefkit.evaluate.calibration`)."""
     y, p, w = targets(y_true, p_pred, sample_weight)
     labels = group_labels(groups)
     if len(labels) != len(y):
@@ -128,14 +131,19 @@ def _grouped_pairwise_metrics(
         acc = np.where(w_acc > 0, total(w * credit * counted) / w_acc, np.nan)
         log_loss = np.where(w_all > 0, total(w * nll) / w_all, np.nan)
         brier = np.where(w_all > 0, total(w * (p - y) ** 2) / w_all, np.nan)
-        # ECE: (group, bin) cells
-        cell = g * n_bins + np.searchsorted(bin_edges(p, n_bins, "uniform")[1:-1], p)
+        # ECE: (group, bin) cells; symmetric: every record also as (1 − p, 1 − y)
+        pe, ye, we, ge = (
+            (np.r_[p, 1.0 - p], np.r_[y, 1.0 - y], np.r_[w, w], np.r_[g, g])
+            if symmetric_ece else (p, y, w, g)
+        )
+        cell = ge * n_bins + np.searchsorted(bin_edges(pe, n_bins, "uniform")[1:-1], pe)
         size = k * n_bins
         gap = np.abs(
-            np.bincount(cell, weights=w * p, minlength=size)
-            - np.bincount(cell, weights=w * y, minlength=size)
+            np.bincount(cell, weights=we * pe, minlength=size)
+            - np.bincount(cell, weights=we * ye, minlength=size)
         )  # = W_cell |conf − obs|
-        ece = np.where(w_all > 0, gap.reshape(k, n_bins).sum(axis=1) / w_all, np.nan)
+        w_ece = np.bincount(ge, weights=we, minlength=k)
+        ece = np.where(w_ece > 0, gap.reshape(k, n_bins).sum(axis=1) / w_ece, np.nan)
     n = np.bincount(g, minlength=k)
     n_ties = np.bincount(g, weights=y == 0.5, minlength=k)
     return {

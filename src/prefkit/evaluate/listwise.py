@@ -32,6 +32,7 @@ import pyarrow.compute as pc
 
 from prefkit.data.schema import PreferenceDataset
 from prefkit.errors import DataError
+from prefkit.evaluate._inputs import undefined
 
 _UNRANKED = np.iinfo(np.int64).max // 2  # the rank of every unranked candidate
 
@@ -138,6 +139,9 @@ def listwise_pair_credit(
     )
 
 
+NO_DETERMINED_PAIR = "no record with a positive weight has a pair that its ranking determines"
+
+
 def _record_weights(ds: PreferenceDataset, sample_weight: Any) -> np.ndarray:
     return ds.weights() if sample_weight is None else np.asarray(sample_weight, dtype=float)
 
@@ -154,7 +158,7 @@ def ranking_exact_match(
     w = _record_weights(ds, sample_weight)
     use = det > 0
     if w[use].sum() <= 0:
-        return float("nan")
+        return undefined("exact_match", NO_DETERMINED_PAIR)
     return float(np.average(right[use] == det[use], weights=w[use]))
 
 
@@ -171,7 +175,7 @@ def ranking_pairwise_accuracy(
     w = _record_weights(ds, sample_weight)
     use = det > 0
     if w[use].sum() <= 0:
-        return float("nan")
+        return undefined("pairwise_accuracy", NO_DETERMINED_PAIR)
     if average == "macro":
         return float(np.average(credit[use] / det[use], weights=w[use]))
     if average == "micro":

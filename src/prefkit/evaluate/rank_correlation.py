@@ -11,10 +11,15 @@ Inputs are two score vectors aligned by item (higher = better), two mappings ite
 (aligned on their common items), or orders turned into scores with :func:`order_to_scores` —
 e.g. ``kendall_tau(model_strengths, truth["log_strength"])`` or
 ``kendall_tau(order_to_scores(["b", "a", "c"]), order_to_scores(["a", "b", "c"]))``.
+
+A constant score vector (every item tied, e.g. a model fitted on all-tie data) makes both
+coefficients 0/0.  They are then reported as 0.0 — no evidence of agreement, the convention of
+``sklearn.metrics.matthews_corrcoef`` — with a :class:`ConstantScoresWarning`, never NaN.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,6 +27,10 @@ import numpy as np
 from scipy import stats
 
 from prefkit.errors import DataError
+
+
+class ConstantScoresWarning(UserWarning):
+    """A rank correlation was asked of a constant score vector (reported as 0.0)."""
 
 
 def order_to_scores(order: Sequence[str]) -> dict[str, float]:
@@ -49,13 +58,33 @@ def _align(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     return xs, ys
 
 
+def _constant(xs: np.ndarray, ys: np.ndarray, what: str) -> bool:
+    """Warn and return True when either score vector is constant (the coefficient is 0/0)."""
+    flat = [name for name, v in (("x", xs), ("y", ys)) if np.all(v == v[0])]
+    if not flat:
+        return False
+    warnings.warn(
+        f"{what} is undefined: the scores {' and '.join(flat)} are constant (every item tied); "
+        "reported as 0.0",
+        ConstantScoresWarning,
+        stacklevel=3,
+    )
+    return True
+
+
 def kendall_tau(x: Any, y: Any, *, variant: str = "b") -> float:
-    """Kendall's τ (``variant`` "b" or "c") via ``scipy.stats.kendalltau``."""
+    """Kendall's τ (``variant`` "b" or "c") via ``scipy.stats.kendalltau``; 0.0 with a
+    :class:`ConstantScoresWarning` when either input is constant."""
     xs, ys = _align(x, y)
+    if _constant(xs, ys, "Kendall's tau"):
+        return 0.0
     return float(stats.kendalltau(xs, ys, variant=variant).statistic)
 
 
 def spearman_rho(x: Any, y: Any) -> float:
-    """Spearman's ρ via ``scipy.stats.spearmanr``."""
+    """Spearman's ρ via ``scipy.stats.spearmanr``; 0.0 with a :class:`ConstantScoresWarning`
+    when either input is constant."""
     xs, ys = _align(x, y)
+    if _constant(xs, ys, "Spearman's rho"):
+        return 0.0
     return float(stats.spearmanr(xs, ys).statistic)

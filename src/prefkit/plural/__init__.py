@@ -4,7 +4,7 @@
 module                 contents
 =====================  ========================================================================
 ``mixture``            :class:`BradleyTerryMixture`, :class:`PlackettLuceMixture` — latent
-                       classes of users, EM, ``components="auto"`` by BIC or held-out likelihood
+                       classes of users, EM, ``n_components="auto"`` by BIC or held-out likelihood
 ``covariates``         :class:`CovariateBradleyTerry` — θ_i + x_user·β_i (Topmodel2007, CEMS)
 ``maxmin``             :class:`MaxMinRLHF` — EM mixture of reward heads, max-min aggregation
 ``pal_a`` / ``pal_b``  :class:`PALA` (ideal points), :class:`PALB` (mixture of prototypes)
@@ -16,10 +16,11 @@ module                 contents
                        against annotator disagreement
 =====================  ========================================================================
 
-Every model: ``fit(dataset) -> self``; ``predict_proba(dataset)`` (the record's ``user_id``
-picks the person, unknown users get the population / mixture-marginal prediction);
-``adapt(dataset)`` (a copy that also knows new users, fitted on their records only);
-``save(dir)`` / ``load(dir)`` (JSON + ``.npz``, no pickle); :func:`load` reads any of them.
+Every model is a :class:`prefkit.core.estimator.PreferenceEstimator`: ``fit(dataset) -> self``;
+``predict_proba(dataset)`` (the record's ``user_id`` picks the person, unknown users get the
+population / mixture-marginal prediction); ``adapt(dataset)`` (a copy that also knows new users,
+fitted on their records only); ``prefkit.save(model, dir)`` / ``prefkit.load(dir)`` (the one
+format of :mod:`prefkit.core.persist`, no pickle; 0.1 directories still load).
 Feature-level models (torch) take features from ``a_<name>``/``b_<name>`` columns, an
 ``encoder`` with ``encode(texts)``, or ``features=(fa, fb[, fx])`` arrays.
 """
@@ -39,12 +40,13 @@ from prefkit.plural.metrics import (
     per_user_accuracy,
     worst_group_accuracy,
 )
-from prefkit.plural.mixture import BradleyTerryMixture, PlackettLuceMixture
+from prefkit.plural.mixture import BradleyTerryMixture, FewUsersWarning, PlackettLuceMixture
 
 __all__ = [
     "MODELS",
     "BradleyTerryMixture",
     "CovariateBradleyTerry",
+    "FewUsersWarning",
     "PlackettLuceMixture",
     "aggregate_scores",
     "annotator_distribution",

@@ -1,30 +1,23 @@
-"""Plumbing shared by the user-aware models: user ids, outcomes, saving and loading.
+"""Plumbing shared by the user-aware models: user ids, outcomes, and the 0.1 file reader.
 
-Saved models are a directory with ``config.json`` (hyper-parameters, user and item names) and
-``arrays.npz`` (every learned array, torch weights included) read back with
-``allow_pickle=False`` — loading a model file cannot run code.
+Saving and loading go through :mod:`prefkit.core.persist` (one format, one registry, tags
+``plural.<ClassName>``): ``prefkit.save(model, dir)`` / ``prefkit.load(dir)``.  Directories
+written by prefkit 0.1 (``{"format": "prefkit.plural", "class": ...}`` + ``arrays.npz``) are
+opened by the classes' ``_from_legacy`` through :func:`read_legacy` — with the size and depth
+limits of :mod:`prefkit.core.limits` and no pickle.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from prefkit.choice import persist
-from prefkit.errors import DataError, ModelFileError, NotFittedError
-
-FORMAT = "prefkit.plural"
-VERSION = 1
-_REGISTRY: dict[str, type] = {}
-
-
-def register(cls: type) -> type:
-    """Class decorator: make a plural model loadable by :func:`load`."""
-    _REGISTRY[cls.__name__] = cls
-    return cls
+from prefkit.core.persist import read_legacy_layer
+from prefkit.errors import DataError
 
 
 # ---------------------------------------------------------------------------------- users
@@ -79,42 +72,18 @@ def as_pairs(dataset: Any) -> Any:
     return dataset if dataset.kind == "pairwise" else dataset.to_pairs()
 
 
-def check_fitted(model: Any, attribute: str = "users_") -> None:
-    if not hasattr(model, attribute):
-        raise NotFittedError(f"{type(model).__name__} is not fitted; call fit() first")
-
-
-def log_sigmoid(x: np.ndarray) -> np.ndarray:
-    return -np.logaddexp(0.0, -x)
-
-
-def bernoulli_loglik(y: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """y log p + (1 − y) log(1 − p), clipped (soft labels allowed)."""
-    p = np.clip(p, 1e-12, 1.0 - 1e-12)
-    return y * np.log(p) + (1.0 - y) * np.log1p(-p)
-
-
 # ---------------------------------------------------------------------------------- persistence
-def write_model(
-    directory: str | os.PathLike, cls_name: str, config: dict[str, Any], arrays: dict[str, Any]
-) -> None:
-    """Write ``config.json`` + ``arrays.npz`` atomically, in the choice layer's format."""
-    persist.write_model(directory, cls_name, config, arrays, fmt=FORMAT, version=VERSION)
-
-
-def read_model(directory: str | os.PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    return persist.read_model(directory, fmt=FORMAT, what="plural")
+def read_legacy(
+    directory: str | os.PathLike, cls_name: str
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Config and arrays of a prefkit 0.1 plural directory holding a ``cls_name``."""
+    return read_legacy_layer(directory, "plural", cls_name)
 
 
 def load(directory: str | os.PathLike, **kwargs: Any) -> Any:
-    """Load any saved plural model, dispatching on the class named in ``config.json``.
+    """Deprecated: use :func:`prefkit.load` (opens every saved prefkit model)."""
+    warnings.warn("prefkit.plural.load is deprecated; use prefkit.load", DeprecationWarning,
+                  stacklevel=2)
+    from prefkit.core.persist import load as core_load
 
-    ``kwargs`` (e.g. ``encoder=``) go to the class's ``load``.
-    """
-    import prefkit.plural  # noqa: F401  (registers the model classes)
-
-    config, _ = read_model(directory)
-    cls = _REGISTRY.get(str(config.get("class")))
-    if cls is None:
-        raise ModelFileError(f"{directory}: unknown plural model class {config.get('class')!r}")
-    return cls.load(directory, **kwargs)
+    return core_load(directory, **kwargs)

@@ -3,33 +3,36 @@
 A subclass says how to build its ``torch.nn.Module`` (``_build``), its training loss
 (``_loss``), its prediction P(a ≻ b | user) (``_proba``; user code −1 = unknown user, predicted
 by the population fallback), and which parameters a new user owns (``_user_table``: one row per
-user, fitted alone by :meth:`FeatureModel.adapt`).  Everything else — features, z-scoring, user
-ids, full-batch or mini-batch Adam, saving the state dict as ``.npz`` — lives here.
+user, fitted alone by :meth:`FeatureModel.adapt`).  Everything else — z-scoring, user ids — lives
+here, on the reward layer's one framework for torch heads over pair features: features and
+attribute columns from :mod:`prefkit.reward.features`, the Adam loop and the weight format from
+:mod:`prefkit.reward._train`, the directory format from :mod:`prefkit.core.persist`.
 """
 
 from __future__ import annotations
 
 import copy
 import inspect
-import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from prefkit.core.estimator import PreferenceEstimator
+from prefkit.core.persist import config_value, expect_array, saved_params
 from prefkit.errors import DataError, ModelFileError
 from prefkit.plural._base import (
     as_pairs,
-    check_fitted,
     encode_users,
     lookup_users,
     pair_targets,
-    read_model,
+    read_legacy,
     user_labels,
-    write_model,
 )
-from prefkit.plural._features import pair_features
+from prefkit.reward._train import adam_fit, build_checked, module_arrays
+from prefkit.reward.features import pair_features
 
 Batch = dict[str, Any]
 
@@ -59,7 +62,7 @@ def bce_logits(logit: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> torch.T
     return (w * nll).sum() / w.sum().clamp_min(1e-12)
 
 
-class FeatureModel:
+class FeatureModel(PreferenceEstimator):
     """Shared machinery; see the subclasses for the models and their papers.
 
     Common args:
@@ -99,21 +102,26 @@ class FeatureModel:
         self.adapt_l2 = adapt_l2
         self.seed = seed
 
+    _fitted_attr = "module_"
+
     # ------------------------------------------------------------------ configuration
-    def get_params(self) -> dict[str, Any]:
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        """Hyper-parameters of the class *and* its bases (subclasses pass ``**kwargs`` on), so
+        scikit-learn's ``get_params`` / ``set_params`` / ``clone`` see them all."""
         names: list[str] = []
-        for cls in type(self).__mro__:
-            if "__init__" in cls.__dict__:
+        for klass in cls.__mro__:
+            if "__init__" in klass.__dict__ and klass is not object:
                 names += [
-                    p.name for p in inspect.signature(cls.__init__).parameters.values()
+                    p.name for p in inspect.signature(klass.__init__).parameters.values()
                     if p.kind == p.KEYWORD_ONLY
                     or (p.name != "self" and p.kind == p.POSITIONAL_OR_KEYWORD)
                 ]
-        return {n: getattr(self, n) for n in dict.fromkeys(names) if n != "encoder"}
+        return sorted(dict.fromkeys(names))
 
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
+    def _hyper_parameters(self) -> dict[str, Any]:
+        """JSON-able hyper-parameters (the encoder object is not one)."""
+        return {k: v for k, v in self.get_params(deep=False).items() if k != "encoder"}
 
     # ------------------------------------------------------------------ subclass hooks
     def _build(self, d: int, dx: int, n_users: int) -> nn.Module:  # pragma: no cover
@@ -144,19 +152,19 @@ class FeatureModel:
 
     def _batch(self, dataset: Any, features: Any, codes: np.ndarray) -> Batch:
         pf, _ = self._raw_features(dataset, features)
-        if pf.fa.shape[1] != self.n_features_:
+        if pf.xa.shape[1] != self.n_features_:
             raise DataError(
-                f"features have {pf.fa.shape[1]} dimensions, the model expects {self.n_features_}",
+                f"features have {pf.xa.shape[1]} dimensions, the model expects {self.n_features_}",
                 source=dataset.name, field="features",
             )
-        fa = (pf.fa - self.feature_mean_) / self.feature_std_
-        fb = (pf.fb - self.feature_mean_) / self.feature_std_
+        fa = (pf.xa - self.feature_mean_) / self.feature_std_
+        fb = (pf.xb - self.feature_mean_) / self.feature_std_
         fx = None
         if self.n_prompt_features_:
-            if pf.fx is None:
+            if pf.prompt is None:
                 fx = np.zeros((len(fa), self.n_prompt_features_), np.float32)
             else:
-                fx = (pf.fx - self.prompt_mean_) / self.prompt_std_
+                fx = (pf.prompt - self.prompt_mean_) / self.prompt_std_
         y, w = (pair_targets(dataset) if dataset.kind == "pairwise" else (None, None))
         t = torch.as_tensor
         return {
@@ -176,15 +184,15 @@ class FeatureModel:
             raise DataError("no records to fit", source=dataset.name)
         pf, cols = self._raw_features(dataset, features)
         self.columns_ = cols
-        both = np.vstack([pf.fa, pf.fb]).astype(np.float64)
+        both = np.vstack([pf.xa, pf.xb]).astype(np.float64)
         self.n_features_ = int(both.shape[1])
         self.feature_mean_ = both.mean(axis=0).astype(np.float32)
         std = both.std(axis=0)
         self.feature_std_ = np.where(std > 1e-8, std, 1.0).astype(np.float32)
-        self.n_prompt_features_ = 0 if pf.fx is None else int(pf.fx.shape[1])
-        if pf.fx is not None:
-            self.prompt_mean_ = pf.fx.mean(axis=0).astype(np.float32)
-            pstd = pf.fx.std(axis=0)
+        self.n_prompt_features_ = 0 if pf.prompt is None else int(pf.prompt.shape[1])
+        if pf.prompt is not None:
+            self.prompt_mean_ = pf.prompt.mean(axis=0).astype(np.float32)
+            pstd = pf.prompt.std(axis=0)
             self.prompt_std_ = np.where(pstd > 1e-8, pstd, 1.0).astype(np.float32)
         self.users_, codes = encode_users(user_labels(dataset))
         torch.manual_seed(self.seed)
@@ -204,26 +212,32 @@ class FeatureModel:
     def _train(
         self, batch: Batch, params: list[torch.Tensor], epochs: int, lr: float, wd: float,
         loss_fn: Any = None,
-    ) -> None:
+    ) -> list[float]:
+        """The shared Adam loop (:func:`prefkit.reward._train.adam_fit`) on this batch:
+        ``batch_size=None`` is one full batch; no plateau stop (``tol=0``), as these models'
+        ``epochs`` are tuned step counts."""
         loss_fn = loss_fn or self._loss
-        opt = torch.optim.Adam(params, lr=lr, weight_decay=wd)
         n = int(batch["y"].shape[0])
-        size = n if not self.batch_size else min(int(self.batch_size), n)
         self.module_.train()
-        for _ in range(int(epochs)):
-            order = torch.randperm(n) if size < n else None
-            for start in range(0, n, size):
-                sub = batch if order is None else _take(batch, order[start : start + size])
-                opt.zero_grad()
-                loss = loss_fn(sub)
-                loss.backward()
-                opt.step()
+        curve = adam_fit(
+            params,
+            lambda idx: loss_fn(batch if idx is None else _take(batch, idx)),
+            n,
+            epochs=int(epochs),
+            batch_size=int(self.batch_size) if self.batch_size else None,
+            lr=lr,
+            weight_decay=wd,
+            seed=int(self.seed),
+            tol=0.0,
+            auto_batch=False,
+        )
         self.module_.eval()
+        return curve
 
     # ------------------------------------------------------------------ prediction
     def predict_proba(self, dataset: Any, *, features: Any = None) -> np.ndarray:
         """P(a ≻ b | user) per pairwise record; unknown users get the population prediction."""
-        check_fitted(self, "module_")
+        self.check_fitted()
         dataset = as_pairs(dataset)
         codes = lookup_users(user_labels(dataset), self.users_)
         batch = self._batch_for_predict(dataset, features, codes)
@@ -238,7 +252,7 @@ class FeatureModel:
     def adapt(self, dataset: Any, *, features: Any = None) -> FeatureModel:
         """A copy that also knows the users of ``dataset``: only their own parameters are fitted
         (the population parts — features, prototypes, heads — stay frozen)."""
-        check_fitted(self, "module_")
+        self.check_fitted()
         dataset = as_pairs(dataset)
         labels = user_labels(dataset)
         new_users = sorted(set(labels.tolist()) - set(self.users_))
@@ -295,61 +309,80 @@ class FeatureModel:
     def _load_extra(self, arrays: dict[str, np.ndarray]) -> None:
         """Restore what :meth:`_extra_arrays` saved."""
 
-    def save(self, directory: str | os.PathLike) -> None:
-        """``config.json`` + ``arrays.npz`` (torch state dict as arrays; no pickle)."""
-        check_fitted(self, "module_")
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Config (hyper-parameters, users, columns, sizes) and arrays (torch weights as
+        ``state.*`` in the shared weight format, z-scoring, the subclass's ``extra.*``)."""
+        self.check_fitted()
         config = {
-            "params": self.get_params(),
-            "users": self.users_,
+            "params": self._hyper_parameters(),
+            "users": list(self.users_),
             "columns": self.columns_,
             "uses_encoder": self.encoder is not None,
-            "n_features": self.n_features_,
-            "n_prompt_features": self.n_prompt_features_,
+            "n_features": int(self.n_features_),
+            "n_prompt_features": int(self.n_prompt_features_),
         }
-        arrays = {f"state.{k}": v.detach().cpu().numpy() for k, v in
-                  self.module_.state_dict().items()}
+        arrays = module_arrays(self.module_)
         arrays["feature_mean"] = self.feature_mean_
         arrays["feature_std"] = self.feature_std_
         if self.n_prompt_features_:
             arrays["prompt_mean"] = self.prompt_mean_
             arrays["prompt_std"] = self.prompt_std_
-        arrays.update({f"extra.{k}": v for k, v in self._extra_arrays().items()})
-        write_model(directory, type(self).__name__, config, arrays)
+        arrays.update({f"extra.{k}": np.asarray(v) for k, v in self._extra_arrays().items()})
+        return config, arrays
 
     @classmethod
-    def load(cls, directory: str | os.PathLike, *, encoder: Any = None) -> FeatureModel:
-        """Load a saved model; pass the same ``encoder`` if it was trained on texts."""
-        config, arrays = read_model(directory)
-        if config.get("class") != cls.__name__:
-            raise ModelFileError(
-                f"{directory}: holds a {config.get('class')}, not a {cls.__name__}"
-            )
-        try:
-            model = cls(**config["params"], encoder=encoder)
-            model.users_ = list(config["users"])
-            model.columns_ = config["columns"]
-            model.n_features_ = int(config["n_features"])
-            model.n_prompt_features_ = int(config["n_prompt_features"])
-            model.feature_mean_ = arrays["feature_mean"]
-            model.feature_std_ = arrays["feature_std"]
-            if model.n_prompt_features_:
-                model.prompt_mean_ = arrays["prompt_mean"]
-                model.prompt_std_ = arrays["prompt_std"]
-            model._rng = np.random.default_rng(model.seed)
-            model.module_ = model._build(
-                model.n_features_, model.n_prompt_features_, len(model.users_)
-            )
-            state = {k[6:]: torch.as_tensor(v) for k, v in arrays.items() if k.startswith("state.")}
-            model.module_.load_state_dict(state)
-            model.module_.eval()
-            model._load_extra({k[6:]: v for k, v in arrays.items() if k.startswith("extra.")})
-        except (KeyError, TypeError, ValueError, RuntimeError) as err:
-            raise ModelFileError(f"{directory}: malformed saved model ({err})") from None
+    def _from_state(
+        cls, config: dict[str, Any], arrays: dict[str, np.ndarray], directory: Path,
+        *, encoder: Any = None,
+    ) -> FeatureModel:
+        """Rebuild a saved model; every size is checked against the config before use."""
+        where = Path(directory) / "config.json"
+        params = saved_params(cls, config, where)
+        users = config_value(config, "users", list, where)
+        if not all(isinstance(u, str) for u in users):
+            raise ModelFileError(f"{where}: 'users' must be a list of strings")
+        d = config_value(config, "n_features", int, where)
+        dx = config_value(config, "n_prompt_features", int, where)
+        if d < 1 or dx < 0:
+            raise ModelFileError(f"{where}: impossible feature sizes {d}, {dx}")
+        model = cls(**params, encoder=encoder)
+        model.users_ = list(users)
+        columns = config.get("columns")
+        if columns is not None and not (
+            isinstance(columns, list) and all(isinstance(c, str) for c in columns)
+        ):
+            raise ModelFileError(f"{where}: 'columns' must be a list of strings")
+        model.columns_ = columns
+        model.n_features_, model.n_prompt_features_ = d, dx
+        model.feature_mean_ = expect_array(arrays, "feature_mean", (d,), where=where)
+        model.feature_std_ = expect_array(arrays, "feature_std", (d,), where=where)
+        if dx:
+            model.prompt_mean_ = expect_array(arrays, "prompt_mean", (dx,), where=where)
+            model.prompt_std_ = expect_array(arrays, "prompt_std", (dx,), where=where)
+        model._rng = np.random.default_rng(model.seed)
+        model.module_ = build_checked(lambda: model._build(d, dx, len(users)), arrays, "state.",
+                                      where)
+        model.module_.eval()
+        extra = {k[6:]: v for k, v in arrays.items() if k.startswith("extra.")}
+        for name, value in extra.items():
+            if value.dtype.kind not in "fiub":
+                raise ModelFileError(f"{where}: array {name!r} has dtype {value.dtype}")
+        model._load_extra(extra)
         if config.get("uses_encoder") and encoder is None:
             raise ModelFileError(
                 f"{directory}: this model was trained on encoder features; pass encoder="
             )
         return model
+
+    @classmethod
+    def _from_legacy(cls, directory: Path, **kwargs: Any) -> FeatureModel:
+        """A prefkit 0.1 directory (``format: prefkit.plural``, ``config.json`` +
+        ``arrays.npz``), read with the core's limits."""
+        path = Path(directory)
+        doc, arrays = read_legacy(path, cls.__name__)
+        config = {k: doc[k] for k in ("params", "users", "columns", "uses_encoder",
+                                      "n_features", "n_prompt_features") if k in doc}
+        return cls._from_state(config, arrays, path, **kwargs)
 
 
 def _take(batch: Batch, idx: torch.Tensor) -> Batch:

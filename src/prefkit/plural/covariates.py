@@ -23,27 +23,21 @@ the average person.
 
 from __future__ import annotations
 
-import os
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 from scipy.optimize import minimize
-from scipy.special import expit
 
 from prefkit.choice._data import pair_records
+from prefkit.core.estimator import PreferenceEstimator
+from prefkit.core.mathfn import log_sigmoid, sigmoid
+from prefkit.core.persist import config_value, expect_array, register, saved_params
 from prefkit.data.schema import known_fields
 from prefkit.errors import DataError, ModelFileError
-from prefkit.plural._base import (
-    as_pairs,
-    check_fitted,
-    log_sigmoid,
-    read_model,
-    register,
-    user_labels,
-    write_model,
-)
+from prefkit.plural._base import as_pairs, read_legacy, user_labels
 
 
 def user_covariate_columns(dataset: Any) -> list[str]:
@@ -130,7 +124,7 @@ def _solve(D: Any, X: np.ndarray, wa: np.ndarray, wb: np.ndarray, lam: float, ep
         theta, B = params[:n], params[n:].reshape(n, q)
         eta = D @ theta + ((D @ B) * X).sum(axis=1)
         ll = wa * log_sigmoid(eta) + wb * log_sigmoid(-eta)
-        s = expit(eta)
+        s = sigmoid(eta)
         g = wa * (1.0 - s) - wb * s
         f = -ll.sum() + 0.5 * lam * (B * B).sum() + 0.5 * eps * theta @ theta
         grad_t = -(D.T @ g) + eps * theta
@@ -141,8 +135,8 @@ def _solve(D: Any, X: np.ndarray, wa: np.ndarray, wb: np.ndarray, lam: float, ep
                     options={"maxiter": max_iter, "gtol": 1e-8})
 
 
-@register
-class CovariateBradleyTerry:
+@register("plural.CovariateBradleyTerry")
+class CovariateBradleyTerry(PreferenceEstimator):
     """Bradley–Terry whose item strengths depend linearly on user covariates.
 
     Args:
@@ -156,6 +150,8 @@ class CovariateBradleyTerry:
         max_iter: L-BFGS iteration cap.
     """
 
+    _fitted_attr: ClassVar[str] = "ratings_"
+
     def __init__(
         self,
         covariates: list[str] | None = None,
@@ -165,23 +161,11 @@ class CovariateBradleyTerry:
         max_iter: int = 500,
         cv_folds: int = 5,
     ) -> None:
-        self.covariates = None if covariates is None else list(covariates)
+        self.covariates = covariates
         self.l2 = l2
-        self.cv_folds = int(cv_folds)
         self.theta_l2 = theta_l2
         self.max_iter = max_iter
-
-    def get_params(self) -> dict[str, Any]:
-        return {
-            "covariates": self.covariates,
-            "l2": self.l2,
-            "theta_l2": self.theta_l2,
-            "max_iter": self.max_iter,
-            "cv_folds": self.cv_folds,
-        }
-
-    def __repr__(self) -> str:
-        return f"CovariateBradleyTerry(covariates={self.covariates!r}, l2={self.l2!r})"
+        self.cv_folds = cv_folds
 
     def _arrays(self, dataset: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
         rec = pair_records(dataset)
@@ -241,9 +225,12 @@ class CovariateBradleyTerry:
             self.l2_, self.cv_log_likelihood_ = 0.0, {}
             return 0.0
         people, person = np.unique(users.astype(str), return_inverse=True)
-        folds = min(self.cv_folds, len(people))
+        folds = min(int(self.cv_folds), len(people))
         if folds < 2:
-            raise DataError("l2='cv' needs records from at least 2 people", field="l2")
+            raise DataError(
+                f"l2='cv' chooses the ridge by held-out people and needs records from at least "
+                f"2 people, the data have {len(people)}; give a number (l2=10)", field="l2"
+            )
         fold_of = np.random.default_rng(0).permutation(len(people)) % folds
         record_fold = fold_of[person]
         scores = {}
@@ -261,12 +248,12 @@ class CovariateBradleyTerry:
 
     @property
     def n_parameters(self) -> int:
-        check_fitted(self, "ratings_")
+        self.check_fitted()
         n, q = self.coef_.shape
         return int((n - 1) * (1 + q))
 
     def _eta(self, dataset: Any) -> np.ndarray:
-        check_fitted(self, "ratings_")
+        self.check_fitted()
         dataset = as_pairs(dataset)
         rec = pair_records(dataset)
         pos = {name: k for k, name in enumerate(self.items_)}
@@ -284,7 +271,7 @@ class CovariateBradleyTerry:
 
     def predict_proba(self, dataset: Any) -> np.ndarray:
         """P(a ≻ b | the record's user covariates) per pairwise record."""
-        return expit(self._eta(dataset))
+        return sigmoid(self._eta(dataset))
 
     def log_likelihood(self, dataset: Any) -> float:
         """Log-likelihood of a pairwise dataset (ties as half wins)."""
@@ -295,20 +282,21 @@ class CovariateBradleyTerry:
 
     def user_scores(self, covariates: dict[str, Any]) -> dict[str, float]:
         """Item strengths θ + x·B for one person described by ``covariates``."""
-        check_fitted(self, "ratings_")
+        self.check_fitted()
         frame = pd.DataFrame([covariates])
         X, _ = design(frame, self.covariate_spec_)
         s = self.ratings_ + self.coef_ @ X[0]
         return dict(zip(self.items_, (s - s.mean()).tolist(), strict=True))
 
-    def save(self, directory: str | os.PathLike) -> None:
-        check_fitted(self, "ratings_")
+    # ------------------------------------------------------------------ persistence
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        self.check_fitted()
         config = {
             "params": self.get_params(),
-            "items": self.items_,
-            "users": self.users_,
+            "items": list(self.items_),
+            "users": list(self.users_),
             "covariate_spec": self.covariate_spec_,
-            "covariate_names": self.covariate_names_,
+            "covariate_names": list(self.covariate_names_),
             "scalars": {
                 "log_likelihood": self.log_likelihood_,
                 "n_obs": self.n_obs_,
@@ -318,31 +306,44 @@ class CovariateBradleyTerry:
                 "l2": self.l2_,
             },
         }
-        write_model(directory, type(self).__name__, config,
-                    {"ratings": self.ratings_, "coef": self.coef_})
+        return config, {"ratings": self.ratings_, "coef": self.coef_}
 
     @classmethod
-    def load(cls, directory: str | os.PathLike, **_: Any) -> CovariateBradleyTerry:
-        config, arrays = read_model(directory)
-        if config.get("class") != cls.__name__:
-            raise ModelFileError(
-                f"{directory}: holds a {config.get('class')}, not a {cls.__name__}"
-            )
-        try:
-            model = cls(**config["params"])
-            model.items_ = list(config["items"])
-            model.users_ = list(config["users"])
-            model.covariate_spec_ = list(config["covariate_spec"])
-            model.covariate_names_ = list(config["covariate_names"])
-            model.ratings_ = arrays["ratings"]
-            model.coef_ = arrays["coef"].reshape(len(model.items_), -1)
-            sc = config["scalars"]
-            model.log_likelihood_ = sc["log_likelihood"]
-            model.n_obs_ = sc["n_obs"]
-            model.converged_ = sc["converged"]
-            model.aic_ = sc["aic"]
-            model.bic_ = sc["bic"]
-            model.l2_ = sc.get("l2", model.l2)
-        except (KeyError, TypeError, ValueError) as err:
-            raise ModelFileError(f"{directory}: malformed saved model ({err})") from None
+    def _from_state(
+        cls, config: dict[str, Any], arrays: dict[str, np.ndarray], directory: Path, **_: Any
+    ) -> CovariateBradleyTerry:
+        """Rebuild a saved model; array shapes are checked against the config."""
+        where = Path(directory) / "config.json"
+        params = saved_params(cls, config, where)
+        items = config_value(config, "items", list, where)
+        names = config_value(config, "covariate_names", list, where)
+        spec = config_value(config, "covariate_spec", list, where)
+        if not all(isinstance(v, str) for v in items + names):
+            raise ModelFileError(f"{where}: 'items' and 'covariate_names' must hold strings")
+        if not all(isinstance(s, dict) and isinstance(s.get("name"), str) for s in spec):
+            raise ModelFileError(f"{where}: malformed 'covariate_spec'")
+        sc = config_value(config, "scalars", dict, where)
+        model = cls(**params)
+        model.items_ = list(items)
+        model.users_ = [str(u) for u in config_value(config, "users", list, where)]
+        model.covariate_spec_ = list(spec)
+        model.covariate_names_ = list(names)
+        model.ratings_ = expect_array(arrays, "ratings", (len(items),), where=where, kind="f")
+        coef = expect_array(arrays, "coef", None, where=where, kind="f")
+        if coef.size != len(items) * len(names):
+            raise ModelFileError(f"{where}: array 'coef' has {coef.size} values, expected "
+                                 f"{len(items)} × {len(names)}")
+        model.coef_ = coef.reshape(len(items), len(names))
+        model.log_likelihood_ = float(sc["log_likelihood"])
+        model.n_obs_ = float(sc["n_obs"])
+        model.converged_ = bool(sc["converged"])
+        model.aic_ = float(sc["aic"])
+        model.bic_ = float(sc["bic"])
+        model.l2_ = sc.get("l2", model.l2)
         return model
+
+    @classmethod
+    def _from_legacy(cls, directory: Path, **kwargs: Any) -> CovariateBradleyTerry:
+        """A prefkit 0.1 directory (``format: prefkit.plural`` + ``arrays.npz``)."""
+        config, arrays = read_legacy(directory, cls.__name__)
+        return cls._from_state(config, arrays, directory, **kwargs)

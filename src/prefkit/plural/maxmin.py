@@ -24,9 +24,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from prefkit.core.mathfn import sigmoid
+from prefkit.core.persist import expect_array, register
 from prefkit.errors import DataError
-from prefkit.plural._base import as_pairs, check_fitted, lookup_users, register, user_labels
+from prefkit.plural._base import as_pairs, lookup_users, user_labels
 from prefkit.plural._torch import Batch, FeatureModel, mlp, user_sums
+from prefkit.reward._train import adam_fit
 
 
 def _pair_loglik(delta: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -35,7 +38,7 @@ def _pair_loglik(delta: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return y[:, None] * ls(delta) + (1.0 - y[:, None]) * ls(-delta)
 
 
-@register
+@register("plural.MaxMinRLHF")
 class MaxMinRLHF(FeatureModel):
     """EM mixture of K reward heads (see module docstring).
 
@@ -96,12 +99,17 @@ class MaxMinRLHF(FeatureModel):
         wsum = w.sum()
         for _ in range(int(self.em_iters) if k > 1 else 1):
             steps = self.m_steps if k > 1 else self.epochs
-            for _ in range(int(steps)):
-                opt.zero_grad()
+
+            def m_step_loss(
+                _idx: torch.Tensor | None, gamma: torch.Tensor = gamma_t
+            ) -> torch.Tensor:
                 ll = _pair_loglik(self._delta(batch), y) * w[:, None]
-                loss = -(gamma_t[u] * ll).sum() / wsum
-                loss.backward()
-                opt.step()
+                return -(gamma[u] * ll).sum() / wsum
+
+            # M-step: the shared Adam loop, full batch, moments kept across EM iterations
+            adam_fit(list(self.module_.parameters()), m_step_loss, len(u), epochs=int(steps),
+                     batch_size=None, lr=self.lr, weight_decay=self.weight_decay,
+                     seed=int(self.seed), tol=0.0, auto_batch=False, optimizer=opt)
             with torch.no_grad():
                 L = user_sums(_pair_loglik(self._delta(batch), y) * w[:, None], u, n_users)
                 pi = gamma_t.mean(dim=0).clamp_min(1e-6)
@@ -131,7 +139,7 @@ class MaxMinRLHF(FeatureModel):
 
     def predict_component_proba(self, dataset: Any, *, features: Any = None) -> np.ndarray:
         """(N, K) P(a ≻ b) under each head."""
-        check_fitted(self, "module_")
+        self.check_fitted()
         dataset = as_pairs(dataset)
         batch = self._batch(dataset, features, np.full(len(dataset), -1))
         with torch.no_grad():
@@ -139,7 +147,7 @@ class MaxMinRLHF(FeatureModel):
 
     def rewards(self, dataset: Any, *, features: Any = None) -> tuple[np.ndarray, np.ndarray]:
         """Standardised per-head rewards r̃ of the two sides: ((N, K), (N, K))."""
-        check_fitted(self, "module_")
+        self.check_fitted()
         dataset = as_pairs(dataset)
         batch = self._batch(dataset, features, np.full(len(dataset), -1))
         with torch.no_grad():
@@ -160,13 +168,13 @@ class MaxMinRLHF(FeatureModel):
         ra, rb = self.rewards(dataset, features=features)
         sa = aggregate_scores(ra, rule, self.weights_)
         sb = aggregate_scores(rb, rule, self.weights_)
-        return 1.0 / (1.0 + np.exp(-(sa - sb)))
+        return sigmoid(sa - sb)
 
     def select(self, candidate_features: np.ndarray, rule: str = "egalitarian") -> int:
         """Index of the best candidate (rows: φ(x, y) of each candidate) under ``rule``."""
         from prefkit.plural.aggregate import aggregate_scores
 
-        check_fitted(self, "module_")
+        self.check_fitted()
         f = (np.asarray(candidate_features, np.float32) - self.feature_mean_) / self.feature_std_
         with torch.no_grad():
             r = self.module_(torch.as_tensor(f)).double().numpy()
@@ -174,14 +182,14 @@ class MaxMinRLHF(FeatureModel):
         return int(np.argmax(aggregate_scores(r, rule, self.weights_)))
 
     def user_components(self) -> dict[str, int]:
-        check_fitted(self, "module_")
+        self.check_fitted()
         lab = self.responsibilities_.argmax(axis=1)
         return {u: int(c) for u, c in zip(self.users_, lab, strict=True)}
 
     # ------------------------------------------------------------------ new users
     def adapt(self, dataset: Any, *, features: Any = None) -> MaxMinRLHF:
         """A copy that knows the users of ``dataset``: their posteriors over the K groups."""
-        check_fitted(self, "module_")
+        self.check_fitted()
         dataset = as_pairs(dataset)
         labels = user_labels(dataset)
         model = self._copy()
@@ -211,6 +219,10 @@ class MaxMinRLHF(FeatureModel):
         }
 
     def _load_extra(self, arrays: dict[str, np.ndarray]) -> None:
+        k, n_users = int(self.n_components), len(self.users_)
+        for name, shape in (("responsibilities", (n_users, k)), ("weights", (k,)),
+                            ("reward_mean", (k,)), ("reward_std", (k,))):
+            expect_array(arrays, name, shape, where="extra")
         self.responsibilities_ = arrays["responsibilities"]
         self.weights_ = arrays["weights"]
         self.reward_mean_ = arrays["reward_mean"]

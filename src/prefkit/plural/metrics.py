@@ -35,7 +35,10 @@ def worst_group_accuracy(model: Any, dataset: Any, groups: Any, **kwargs: Any) -
     if isinstance(groups, str):
         groups = np.asarray(dataset.column(groups), dtype=object)
     res = evaluate(model, dataset, groups={"g": np.asarray(groups)}, **kwargs)
-    return float(res["worst_group"]["g"]["accuracy"])
+    worst = res["worst_group"]["g"]
+    if worst is None:  # every group's accuracy undefined (e.g. all ties): evaluate() warned
+        return float("nan")
+    return float(worst["accuracy"])
 
 
 def group_recovery(

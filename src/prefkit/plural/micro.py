@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from prefkit.plural._base import register
+from prefkit.core.persist import register
 from prefkit.plural._torch import Batch, FeatureModel, bce, mlp
 
 
@@ -33,7 +33,7 @@ class _MiCRo(nn.Module):
         self.user_bias = nn.Parameter(0.1 * torch.randn(n_users, k))
 
 
-@register
+@register("plural.MiCRo")
 class MiCRo(FeatureModel):
     """Mixture of reward heads with context-aware routing (see module docstring).
 

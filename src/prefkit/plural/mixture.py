@@ -20,7 +20,7 @@ EM (Dempster, Laird & Rubin 1977):
   component finite when its users never choose some item). The weight-free structure of the
   stage table (:func:`prefkit.choice.plackett_luce.stage_plan`) is built once per fit.
 
-The number of components is fixed (``components=K``) or chosen (``components="auto"``) by BIC
+The number of components is fixed (``n_components=K``) or chosen (``n_components="auto"``) by BIC
 (−2ℓ + p log N, p = K(n − 1) + K − 1, N records) or by held-out per-user marginal likelihood.
 Prediction for a known user uses his posterior r_u, for an unknown user the prior π:
 
@@ -30,13 +30,14 @@ Prediction for a known user uses his posterior r_u, for an unknown user the prio
 from __future__ import annotations
 
 import copy
-import os
+import warnings
 from dataclasses import replace
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy import sparse
-from scipy.special import expit, logsumexp
+from scipy.special import logsumexp
 
 from prefkit.choice._data import pair_records, ranking_records
 from prefkit.choice.plackett_luce import (
@@ -47,16 +48,15 @@ from prefkit.choice.plackett_luce import (
     stage_plan,
     stages_from_rankings,
 )
+from prefkit.core.estimator import PreferenceEstimator
+from prefkit.core.mathfn import sigmoid
+from prefkit.core.persist import config_value, expect_array, register, saved_params
 from prefkit.errors import DataError, ModelFileError
-from prefkit.plural._base import (
-    check_fitted,
-    encode_users,
-    lookup_users,
-    read_model,
-    register,
-    user_labels,
-    write_model,
-)
+from prefkit.plural._base import encode_users, lookup_users, read_legacy, user_labels
+
+
+class FewUsersWarning(UserWarning):
+    """Fewer users than mixture components: K is reduced to the number of users."""
 
 
 # ---------------------------------------------------------------------------------- stage tables
@@ -136,12 +136,13 @@ def _profiles(st: Stages, stage_user: np.ndarray, n_users: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------- the model
-@register
-class PlackettLuceMixture:
+@register("plural.PlackettLuceMixture")
+class PlackettLuceMixture(PreferenceEstimator):
     """Mixture of K Plackett–Luce (or Bradley–Terry) models over users, fitted by EM.
 
     Args:
-        components: number of classes K, or ``"auto"`` (chosen among 1..``max_components``).
+        n_components: number of classes K, or ``"auto"`` (chosen among 1..``max_components``);
+            ``components`` in 0.1.
         max_components: largest K tried by ``"auto"``.
         selection: ``"bic"`` or ``"heldout"`` (per-user marginal log-likelihood of a 20% user
             split) for ``"auto"``.
@@ -152,11 +153,17 @@ class PlackettLuceMixture:
         max_iter, tol: EM iteration cap and relative stopping rule on the objective.
         newton_steps: Newton steps per M-step.
         seed: random seed of the initialisations.
+
+    A class is a group of *users*, so K is at most the number of users: a fixed K larger than
+    that is reduced with a :class:`FewUsersWarning`, and ``"auto"`` tries K = 1..min(U,
+    ``max_components``).  Rating records are turned into pairs within each user first.
     """
+
+    _fitted_attr: ClassVar[str] = "components_"
 
     def __init__(
         self,
-        components: int | str = 2,
+        n_components: int | str = 2,
         *,
         max_components: int = 6,
         selection: str = "bic",
@@ -168,7 +175,7 @@ class PlackettLuceMixture:
         newton_steps: int = 1,
         seed: int = 0,
     ) -> None:
-        self.components = components
+        self.n_components = n_components
         self.max_components = max_components
         self.selection = selection
         self.prior_var = prior_var
@@ -179,27 +186,10 @@ class PlackettLuceMixture:
         self.newton_steps = newton_steps
         self.seed = seed
 
-    def get_params(self) -> dict[str, Any]:
-        return {
-            "components": self.components,
-            "max_components": self.max_components,
-            "selection": self.selection,
-            "prior_var": self.prior_var,
-            "alpha": self.alpha,
-            "n_init": self.n_init,
-            "max_iter": self.max_iter,
-            "tol": self.tol,
-            "newton_steps": self.newton_steps,
-            "seed": self.seed,
-        }
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
-
     # ------------------------------------------------------------------ data
     def _prepare(self, dataset: Any) -> Any:
-        return dataset
+        """Ratings are binarized to pairs here, so that records and user labels stay aligned."""
+        return dataset.to_pairs() if dataset.kind == "rating" else dataset
 
     def _table(self, dataset: Any) -> tuple[Stages, np.ndarray]:
         """(stages, user label of each stage)."""
@@ -210,20 +200,27 @@ class PlackettLuceMixture:
 
     # ------------------------------------------------------------------ fitting
     def fit(self, dataset: Any) -> PlackettLuceMixture:
-        """Fit on a pairwise or ranking dataset (``user_id`` groups the records); returns self."""
+        """Fit on a pairwise, ranking or rating dataset (``user_id`` groups the records)."""
         st, stage_labels = self._table(dataset)
         users, stage_user = encode_users(stage_labels)
-        k_spec = self.components
+        k_spec = self.n_components
         plan = stage_plan(st)
         run = None
         if isinstance(k_spec, str):
             if k_spec != "auto":
-                raise DataError(f"components must be an integer or 'auto', not {k_spec!r}")
+                raise DataError(f"n_components must be an integer or 'auto', not {k_spec!r}")
             k_best, self.selection_scores_, run = self._select(st, stage_user, len(users), plan)
         else:
             k_best, self.selection_scores_ = int(k_spec), {}
             if k_best < 1:
-                raise DataError("components must be at least 1")
+                raise DataError("n_components must be at least 1")
+            if k_best > len(users):
+                warnings.warn(
+                    f"{k_best} components asked for but the data have {len(users)} user(s) "
+                    f"(a component is a group of users); fitting {len(users)}",
+                    FewUsersWarning, stacklevel=2,
+                )
+                k_best = len(users)
         if run is None:
             run = self._fit_k(st, stage_user, len(users), k_best, plan)
         theta, pi, gamma, obj, ll, n_iter = run
@@ -245,7 +242,7 @@ class PlackettLuceMixture:
 
     @property
     def n_parameters(self) -> int:
-        check_fitted(self, "components_")
+        self.check_fitted()
         k, n = self.components_.shape
         return int(k * (n - 1) + k - 1)
 
@@ -253,8 +250,10 @@ class PlackettLuceMixture:
         self, st: Stages, stage_user: np.ndarray, n_users: int, plan: StagePlan | None = None
     ) -> tuple[int, dict, tuple | None]:
         """(chosen K, score by K, the chosen K's fit on all of ``st`` or ``None`` if not run)."""
-        kmax = max(1, int(self.max_components))
+        kmax = max(1, min(int(self.max_components), n_users))
         scores: dict[int, float] = {}
+        if kmax == 1:  # one user (or max_components=1): nothing to choose
+            return 1, scores, None
         if self.selection == "bic":
             n_obs = max(np.unique(st.record).size, 2)
             runs = {}
@@ -276,7 +275,7 @@ class PlackettLuceMixture:
         _, tr_user = np.unique(stage_user[~stage_test], return_inverse=True)
         _, te_user = np.unique(stage_user[stage_test], return_inverse=True)
         n_tr, n_te = int(tr_user.max()) + 1, int(te_user.max()) + 1
-        for k in range(1, kmax + 1):
+        for k in range(1, min(kmax, n_tr) + 1):
             theta, pi = self._fit_k(st=train, stage_user=tr_user, n_users=n_tr, k=k)[:2]
             L = _user_matrix(test, te_user, n_te) @ stage_loglik(test, theta).T
             scores[k] = -float(logsumexp(np.log(pi) + L, axis=1).sum())  # lower is better
@@ -302,8 +301,11 @@ class PlackettLuceMixture:
             from sklearn.cluster import KMeans
 
             prof = _profiles(st, stage_user, n_users)
-            labels = KMeans(k, n_init=4, random_state=self.seed).fit_predict(prof)
-            starts.append(0.8 * np.eye(k)[labels] + 0.2 / k)
+            if len(np.unique(prof, axis=0)) >= k:  # k-means needs k distinct profiles
+                labels = KMeans(k, n_init=4, random_state=self.seed).fit_predict(prof)
+                starts.append(0.8 * np.eye(k)[labels] + 0.2 / k)
+            else:
+                starts.append(rng.dirichlet(np.ones(k), size=n_users))
             starts += [rng.dirichlet(np.ones(k), size=n_users) for _ in range(self.n_init - 1)]
         best = None
         for gamma0 in starts:
@@ -356,7 +358,7 @@ class PlackettLuceMixture:
 
     def user_loglik(self, dataset: Any) -> tuple[list[str], np.ndarray]:
         """(users of ``dataset``, (U, K) log-likelihood of each user's records per component)."""
-        check_fitted(self, "components_")
+        self.check_fitted()
         st, stage_labels = self._table(dataset)
         users, stage_user = encode_users(stage_labels)
         theta = self._theta_for(st.items)
@@ -395,7 +397,7 @@ class PlackettLuceMixture:
 
     def user_weights(self, dataset: Any) -> np.ndarray:
         """(N, K) component weights of each record's user (π for unknown users)."""
-        check_fitted(self, "components_")
+        self.check_fitted()
         codes = lookup_users(user_labels(dataset), self.users_)
         w = np.tile(self.weights_, (len(codes), 1))
         known = codes >= 0
@@ -404,40 +406,40 @@ class PlackettLuceMixture:
 
     def predict_proba(self, dataset: Any) -> np.ndarray:
         """P(a ≻ b | user) = Σ_k r_uk σ(θ_ka − θ_kb) per pairwise record."""
-        check_fitted(self, "components_")
+        self.check_fitted()
         if dataset.kind != "pairwise":
             dataset = dataset.to_pairs()
         rec = pair_records(dataset)
         theta = self._theta_for(rec.items)
-        p = expit(theta[:, rec.ia] - theta[:, rec.ib])  # (K, N)
+        p = sigmoid(theta[:, rec.ia] - theta[:, rec.ib])  # (K, N)
         return np.einsum("nk,kn->n", self.user_weights(dataset), p)
 
     def predict_component_proba(self, dataset: Any) -> np.ndarray:
         """(N, K) P(a ≻ b) under each component."""
-        check_fitted(self, "components_")
+        self.check_fitted()
         rec = pair_records(dataset if dataset.kind == "pairwise" else dataset.to_pairs())
         theta = self._theta_for(rec.items)
-        return expit(theta[:, rec.ia] - theta[:, rec.ib]).T
+        return sigmoid(theta[:, rec.ia] - theta[:, rec.ib]).T
 
     def user_components(self) -> dict[str, int]:
         """Most probable component of every known user."""
-        check_fitted(self, "components_")
+        self.check_fitted()
         labels = self.responsibilities_.argmax(axis=1)
         return {u: int(c) for u, c in zip(self.users_, labels, strict=True)}
 
     def component_scores(self, items: list[str] | None = None) -> np.ndarray:
         """(K, n) log-strengths (mean zero per component) of ``items`` (default: all)."""
-        check_fitted(self, "components_")
+        self.check_fitted()
         theta = self.components_ if items is None else self._theta_for(list(items))
         return theta - theta.mean(axis=1, keepdims=True)
 
     # ------------------------------------------------------------------ persistence
-    def save(self, directory: str | os.PathLike) -> None:
-        check_fitted(self, "components_")
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        self.check_fitted()
         config = {
             "params": self.get_params(),
-            "items": self.items_,
-            "users": self.users_,
+            "items": list(self.items_),
+            "users": list(self.users_),
             "scalars": {
                 "log_likelihood": self.log_likelihood_,
                 "objective": self.objective_,
@@ -453,37 +455,52 @@ class PlackettLuceMixture:
             "weights": self.weights_,
             "responsibilities": self.responsibilities_,
         }
-        write_model(directory, type(self).__name__, config, arrays)
+        return config, arrays
 
     @classmethod
-    def load(cls, directory: str | os.PathLike, **_: Any) -> PlackettLuceMixture:
-        config, arrays = read_model(directory)
-        if config.get("class") != cls.__name__:
-            raise ModelFileError(
-                f"{directory}: holds a {config.get('class')}, not a {cls.__name__}"
-            )
-        try:
-            model = cls(**config["params"])
-            sc = config["scalars"]
-            model.items_ = list(config["items"])
-            model.users_ = list(config["users"])
-            model.components_ = arrays["components"]
-            model.weights_ = arrays["weights"]
-            model.responsibilities_ = arrays["responsibilities"]
-            model.n_components_ = int(model.components_.shape[0])
-            model.log_likelihood_ = sc["log_likelihood"]
-            model.objective_ = sc["objective"]
-            model.n_iter_ = sc["n_iter"]
-            model.n_obs_ = sc["n_obs"]
-            model.aic_ = sc["aic"]
-            model.bic_ = sc["bic"]
-            model.selection_scores_ = {int(k): v for k, v in sc["selection_scores"].items()}
-        except (KeyError, TypeError, ValueError) as err:
-            raise ModelFileError(f"{directory}: malformed saved model ({err})") from None
+    def _from_state(
+        cls, config: dict[str, Any], arrays: dict[str, np.ndarray], directory: Path, **_: Any
+    ) -> PlackettLuceMixture:
+        """Rebuild a saved mixture; every array's shape is checked against the config."""
+        where = Path(directory) / "config.json"
+        params = saved_params(cls, config, where, renamed={"components": "n_components"})  # 0.1
+        items = _names(config_value(config, "items", list, where), "items", where)
+        users = _names(config_value(config, "users", list, where), "users", where)
+        sc = config_value(config, "scalars", dict, where)
+        components = expect_array(arrays, "components", (None, len(items)), where=where,
+                                  kind="f")
+        k = components.shape[0]
+        model = cls(**params)
+        model.items_, model.users_ = items, users
+        model.components_ = components
+        model.weights_ = expect_array(arrays, "weights", (k,), where=where, kind="f")
+        model.responsibilities_ = expect_array(arrays, "responsibilities", (len(users), k),
+                                               where=where, kind="f")
+        model.n_components_ = int(k)
+        model.log_likelihood_ = float(sc["log_likelihood"])
+        model.objective_ = float(sc["objective"])
+        model.n_iter_ = int(sc["n_iter"])
+        model.n_obs_ = int(sc["n_obs"])
+        model.aic_ = float(sc["aic"])
+        model.bic_ = float(sc["bic"])
+        model.selection_scores_ = {int(key): float(v)
+                                   for key, v in dict(sc["selection_scores"]).items()}
         return model
 
+    @classmethod
+    def _from_legacy(cls, directory: Path, **kwargs: Any) -> PlackettLuceMixture:
+        """A prefkit 0.1 directory (``format: prefkit.plural`` + ``arrays.npz``)."""
+        config, arrays = read_legacy(directory, cls.__name__)
+        return cls._from_state(config, arrays, directory, **kwargs)
 
-@register
+
+def _names(values: list[Any], what: str, where: Path) -> list[str]:
+    if not all(isinstance(v, str) for v in values):
+        raise ModelFileError(f"{where}: {what!r} must be a list of strings")
+    return list(values)
+
+
+@register("plural.BradleyTerryMixture")
 class BradleyTerryMixture(PlackettLuceMixture):
     """Mixture of K Bradley–Terry models over users (rankings are broken into pairs first)."""
 

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from prefkit.plural._base import register
+from prefkit.core.persist import register
 from prefkit.plural._torch import Batch, FeatureModel, bce_logits, mlp
 
 
@@ -33,7 +33,7 @@ class _PalA(nn.Module):
         self.log_scale = nn.Parameter(torch.zeros(()))
 
 
-@register
+@register("plural.PALA")
 class PALA(FeatureModel):
     """PAL-A ideal-point model (see module docstring).
 

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from prefkit.plural._base import register
+from prefkit.core.persist import register
 from prefkit.plural._torch import Batch, FeatureModel, bce_logits, mlp
 
 
@@ -34,7 +34,7 @@ class _PalB(nn.Module):
         self.log_scale = nn.Parameter(torch.tensor(1.0))
 
 
-@register
+@register("plural.PALB")
 class PALB(FeatureModel):
     """PAL-B mixture of prototype preferences (see module docstring).
 

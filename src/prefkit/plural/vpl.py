@@ -25,8 +25,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from prefkit.plural._base import as_pairs, check_fitted, lookup_users, register, user_labels
+from prefkit.core.persist import expect_array, register
+from prefkit.plural._base import as_pairs, lookup_users, user_labels
 from prefkit.plural._torch import Batch, FeatureModel, bce_logits, mlp, user_sums
+from prefkit.reward._train import adam_fit
 
 
 class _VPL(nn.Module):
@@ -42,7 +44,7 @@ class _VPL(nn.Module):
         return self.reward(torch.cat([f, z], dim=1))[:, 0]
 
 
-@register
+@register("plural.VPL")
 class VPL(FeatureModel):
     """Variational preference learning (see module docstring).
 
@@ -96,10 +98,10 @@ class VPL(FeatureModel):
         counts = torch.bincount(u, minlength=n_users)
         starts = torch.cumsum(counts, 0) - counts
         codes_all = self._pair_codes(batch)
-        opt = torch.optim.Adam(m.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         c_max = int(self.n_context)
-        m.train()
-        for _ in range(int(self.epochs)):
+
+        def elbo_loss(_idx: torch.Tensor | None) -> torch.Tensor:
+            """Negative ELBO on all records, with a fresh random context set per user."""
             size = torch.randint(1, c_max + 1, (n_users,))
             size = torch.minimum(size, counts.clamp_min(1))
             pick = (torch.rand(n_users, c_max) * counts[:, None]).long()
@@ -112,10 +114,13 @@ class VPL(FeatureModel):
             zn = z[u]
             logit = m.r(batch["fa"], zn) - m.r(batch["fb"], zn)
             kl = 0.5 * (mu**2 + logvar.exp() - logvar - 1.0).sum(1).mean()
-            loss = bce_logits(logit, batch["y"], batch["w"]) + self.beta * kl
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+            return bce_logits(logit, batch["y"], batch["w"]) + self.beta * kl
+
+        m.train()
+        # the shared Adam loop, full batch (the context sampling is the loss's own randomness)
+        adam_fit(list(m.parameters()), elbo_loss, len(u), epochs=int(self.epochs),
+                 batch_size=None, lr=self.lr, weight_decay=self.weight_decay, seed=int(self.seed),
+                 tol=0.0, auto_batch=False)
         m.eval()
         with torch.no_grad():
             mu, _ = self._encode_users(batch, n_users)
@@ -134,7 +139,7 @@ class VPL(FeatureModel):
 
     def adapt(self, dataset: Any, *, features: Any = None) -> VPL:
         """A copy that knows the users of ``dataset``: z_u = μ(their labelled pairs)."""
-        check_fitted(self, "module_")
+        self.check_fitted()
         dataset = as_pairs(dataset)
         labels = user_labels(dataset)
         model = self._copy()
@@ -154,4 +159,5 @@ class VPL(FeatureModel):
         return {"user_latent": self.user_latent_}
 
     def _load_extra(self, arrays: dict[str, np.ndarray]) -> None:
-        self.user_latent_ = arrays["user_latent"]
+        shape = (len(self.users_), int(self.latent_dim))
+        self.user_latent_ = expect_array(arrays, "user_latent", shape, where="extra")

@@ -1,4 +1,5 @@
-"""Shared plumbing of the embedding heads: pair features, the Adam loop, persistence helpers.
+"""The one training framework of torch heads over pair features (reward heads *and* the plural
+models): the Adam loop with plateau stopping, its options, and the one weight format.
 
 Every head is fitted by Adam on a loss over record indices: full batch when the data fit in one
 batch (the default below ``batch_size`` records), shuffled minibatches otherwise.  Seeds fix the
@@ -8,66 +9,34 @@ Minibatch fits stop early on a training-loss plateau: after pass t when the mean
 last ``PATIENCE`` passes all stay ≥ (1 − tol) · min_{s ≤ t−PATIENCE} L_s (``tol=0`` runs every
 pass) — a relative form of the ``tol``/``n_iter_no_change`` rule of scikit-learn's SGD and MLP
 estimators, applied to passes over the data.  Full-batch fits always take ``epochs`` steps.
+
+Weights: a module's ``state_dict`` is stored as numpy arrays named ``<prefix><parameter>`` in the
+model directory's ``arrays.safetensors`` (:mod:`prefkit.core.persist`);
+:func:`load_module_arrays` checks every array's shape against the module built from the config
+*before* copying anything in, so a tampered file is one ModelFileError line.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
 import torch
 
-from prefkit.errors import DataError
+from prefkit.errors import ModelFileError
+from prefkit.reward.features import PairFeatures
 
-
-@dataclass
-class PairFeatures:
-    """What a head learns from: per pairwise record, the embeddings of both candidates.
-
-    ``xa``/``xb``: ``(n, d)`` embeddings of (prompt + response a/b); ``y``: P(a ≻ b) targets
-    (1, 0, ½ for a tie, or soft labels); ``w``: weights; ``margin``: optional per-record margins;
-    ``tie``: records labelled as ties; ``prompt``: optional ``(n, d)`` prompt embeddings (gating);
-    ``attributes``: optional ``{name: (values_a, values_b)}`` rating targets (NaN = unknown).
-    """
-
-    xa: np.ndarray
-    xb: np.ndarray
-    y: np.ndarray | None = None
-    w: np.ndarray | None = None
-    margin: np.ndarray | None = None
-    tie: np.ndarray | None = None
-    prompt: np.ndarray | None = None
-    attributes: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.xa)
-
-    @property
-    def dim(self) -> int:
-        return int(self.xa.shape[1])
-
-    def tensors(self) -> dict[str, torch.Tensor]:
-        n = len(self)
-        y = np.full(n, np.nan) if self.y is None else self.y
-        return {
-            "xa": torch.as_tensor(np.ascontiguousarray(self.xa), dtype=torch.float32),
-            "xb": torch.as_tensor(np.ascontiguousarray(self.xb), dtype=torch.float32),
-            "y": torch.tensor(np.asarray(y, dtype=np.float32)),
-            "w": torch.as_tensor(np.ones(n) if self.w is None else self.w, dtype=torch.float32),
-            "m": torch.as_tensor(
-                np.zeros(n) if self.margin is None else self.margin, dtype=torch.float32
-            ),
-            "tie": torch.as_tensor(
-                np.zeros(n, dtype=bool) if self.tie is None else self.tie, dtype=torch.bool
-            ),
-        }
-
-    def check_labels(self) -> None:
-        if self.y is None or np.isnan(self.y).any():
-            raise DataError("every record needs a winner or p_a to train on", field="winner")
+__all__ = [
+    "PairFeatures",
+    "TrainOptions",
+    "adam_fit",
+    "build_checked",
+    "load_module_arrays",
+    "module_arrays",
+]
 
 
 #: ``batch_size=None``: full batch up to this many records, minibatches of AUTO_BATCH above
@@ -103,6 +72,8 @@ def adam_fit(
     seed: int,
     work: float | None = None,
     tol: float = DEFAULT_TOL,
+    auto_batch: bool = True,
+    optimizer: torch.optim.Optimizer | None = None,
 ) -> list[float]:
     """Minimise ``loss_fn(indices)`` (``None`` = all records) by Adam; return the loss per epoch.
 
@@ -111,11 +82,13 @@ def adam_fit(
     minibatches of :data:`AUTO_BATCH` and as many passes as give the same number of Adam steps
     (``ceil(epochs · AUTO_BATCH / n)``), so big data cost about what ``epochs`` full steps would.
     Minibatch fits stop earlier on a plateau of the per-pass loss (``tol``, module docstring).
+    ``auto_batch=False``: ``batch_size=None`` is always one full batch.  ``optimizer``: an Adam
+    optimizer to continue (its moments kept across calls, e.g. the M-steps of an EM loop).
     """
-    opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    opt = optimizer or torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     gen = torch.Generator().manual_seed(seed)
     curve: list[float] = []
-    if batch_size is None and n > AUTO_FULL_BATCH:
+    if auto_batch and batch_size is None and n > AUTO_FULL_BATCH:
         batch_size = AUTO_BATCH
         epochs = max(1, -(-epochs * AUTO_BATCH // n))
     full = batch_size is None or n <= batch_size
@@ -167,7 +140,7 @@ class TrainOptions:
     epochs: int = 300
     batch_size: int | None = None
     lr: float = 0.05
-    weight_decay: float = 1e-4
+    weight_decay: float | str = 1e-4
     seed: int = 0
     tol: float = DEFAULT_TOL
 
@@ -196,6 +169,11 @@ class TrainOptions:
         work: float | None = None,
     ) -> list[float]:
         """:func:`adam_fit` with these settings."""
+        if not isinstance(self.weight_decay, int | float):
+            raise ValueError(
+                f"weight_decay={self.weight_decay!r} must be resolved to a number before training "
+                "(RewardModel chooses 'auto' by cross-validation)"
+            )
         return adam_fit(params, loss_fn, n, work=work, **asdict(self))
 
 
@@ -203,6 +181,76 @@ def pick(t: torch.Tensor, idx: torch.Tensor | None) -> torch.Tensor:
     return t if idx is None else t[idx]
 
 
-def state_to_tensors(state: dict[str, Any]) -> dict[str, torch.Tensor]:
-    """A module's ``state_dict`` made contiguous for safetensors."""
-    return {k: v.detach().contiguous() for k, v in state.items()}
+def module_arrays(module: torch.nn.Module, prefix: str = "state.") -> dict[str, np.ndarray]:
+    """A module's ``state_dict`` as contiguous numpy arrays named ``prefix + name``."""
+    return {
+        prefix + k: np.ascontiguousarray(v.detach().cpu().numpy())
+        for k, v in module.state_dict().items()
+    }
+
+
+def build_checked(
+    build: Callable[[], torch.nn.Module],
+    arrays: dict[str, np.ndarray],
+    prefix: str = "state.",
+    where: Any = "",
+) -> torch.nn.Module:
+    """``build()`` a module from a (possibly hostile) config and load its weights from ``arrays``.
+
+    The module is first built on torch's ``meta`` device (no memory), so a config that implies
+    absurd sizes is refused by the shape check of :func:`load_module_arrays` before anything is
+    allocated.
+    """
+    try:
+        with torch.device("meta"):
+            shadow = build()
+    except (RuntimeError, ValueError, TypeError, OverflowError) as err:
+        raise ModelFileError(
+            f"{where}: the config does not describe a valid model ({err})"
+        ) from None
+    _check_arrays(shadow.state_dict(), arrays, prefix, where)
+    module = build()
+    load_module_arrays(module, arrays, prefix, where)
+    return module
+
+
+def _check_arrays(
+    expected: dict[str, torch.Tensor], arrays: dict[str, np.ndarray], prefix: str, where: Any
+) -> dict[str, np.ndarray]:
+    given = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+    missing = sorted(set(expected) - set(given))
+    extra = sorted(set(given) - set(expected))
+    if missing or extra:
+        what = f"missing {missing[0]!r}" if missing else f"unexpected {extra[0]!r}"
+        raise ModelFileError(f"{where}: weights do not match the config ({what})")
+    for name, want in expected.items():
+        arr = given[name]
+        if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "fiub":
+            raise ModelFileError(f"{where}: weight {name!r} is not a numeric array")
+        if want.dim() == 0 and arr.shape == (1,):  # a scalar comes back from safetensors as (1,)
+            given[name] = arr = arr.reshape(())
+        if tuple(arr.shape) != tuple(want.shape):
+            raise ModelFileError(
+                f"{where}: weight {name!r} has shape {tuple(arr.shape)}, the config implies "
+                f"{tuple(want.shape)}"
+            )
+    return given
+
+
+def load_module_arrays(
+    module: torch.nn.Module, arrays: dict[str, np.ndarray], prefix: str = "state.", where: Any = ""
+) -> None:
+    """Copy ``arrays`` (as written by :func:`module_arrays`) into ``module``.
+
+    Every parameter and buffer must be present, numeric and of the shape the module (built from
+    the config) expects; extra arrays under ``prefix`` are refused too.  Checked before copying.
+    """
+    expected = module.state_dict()
+    given = _check_arrays(expected, arrays, prefix, where)
+    state = {}
+    for name, want in expected.items():
+        arr = given[name]
+        state[name] = torch.as_tensor(arr.astype(np.float32) if want.is_floating_point()
+                                      else arr).to(want.dtype)
+    module.load_state_dict(state)
+

@@ -18,8 +18,9 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from prefkit.errors import NotFittedError
-from prefkit.reward._train import PairFeatures
+from prefkit.errors import ModelFileError, NotFittedError
+from prefkit.reward._train import build_checked
+from prefkit.reward.features import PairFeatures
 
 
 class FeatureHead:
@@ -85,10 +86,19 @@ class FeatureHead:
         return {k: v.detach().contiguous() for k, v in self.module_.state_dict().items()}
 
     @classmethod
-    def restore(cls, config: dict[str, Any], state: dict[str, torch.Tensor]) -> FeatureHead:
-        head = cls(**config["params"])
-        head.dim_ = int(config["dim"])
-        head.module_ = head.build(head.dim_)
-        head.module_.load_state_dict(state)
+    def restore(
+        cls, config: dict[str, Any], state: dict[str, Any], where: Any = ""
+    ) -> FeatureHead:
+        """A head from :meth:`config` and its weights (torch tensors or numpy arrays); every
+        weight's shape is checked against the module the config builds before it is copied."""
+        params, dim = config.get("params"), config.get("dim")
+        if not isinstance(params, dict) or isinstance(dim, bool) or not isinstance(dim, int):
+            raise ModelFileError(f"{where}: head config needs 'params' (object) and 'dim' (int)")
+        if not 0 < dim <= 1 << 20:
+            raise ModelFileError(f"{where}: impossible feature dimension {dim}")
+        head = cls(**params)
+        head.dim_ = dim
+        arrays = {k: np.asarray(v.numpy() if hasattr(v, "numpy") else v) for k, v in state.items()}
+        head.module_ = build_checked(lambda: head.build(dim), arrays, "", where)
         head.module_.eval()
         return head

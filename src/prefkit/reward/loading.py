@@ -1,21 +1,13 @@
-"""``load_model(directory)``: open any saved reward model by what its directory holds."""
+"""``load_model(directory)``: kept for compatibility — a thin call to :func:`prefkit.load`."""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
-
-from prefkit.errors import ModelFileError
-from prefkit.reward.model import RewardModel
-from prefkit.reward.transformer import CONFIG_FILE, TransformerRewardModel
 
 
 def load_model(directory: str | os.PathLike[str], encoder: Any = None) -> Any:
-    """A :class:`TransformerRewardModel` (``prefkit_rm.json``) or a :class:`RewardModel`."""
-    path = Path(directory)
-    if not path.is_dir():
-        raise ModelFileError(f"{path}: no such model directory")
-    if (path / CONFIG_FILE).exists():
-        return TransformerRewardModel.load(path)
-    return RewardModel.load(path, encoder=encoder)
+    """Any saved reward model (and, through :func:`prefkit.load`, any prefkit model)."""
+    from prefkit.core.persist import load
+
+    return load(directory, **({"encoder": encoder} if encoder is not None else {}))

@@ -1,6 +1,7 @@
 r"""RewardBench-style evaluation of any scorer on any pairwise dataset with a ``subset`` column.
 
-A *scorer* is anything with ``score(dataset) -> (r_a, r_b)`` (scalar reward models) or, failing
+A *scorer* is anything with ``reward(dataset) -> (n, 2)`` or ``score(dataset) -> (r_a, r_b)``
+(scalar reward models) or, failing
 that, ``predict_proba(dataset)`` (e.g. the general preference model): a record is won by the
 preferred candidate when r_chosen > r_rejected, or P(chosen ≻ rejected) > ½.
 
@@ -81,14 +82,21 @@ SECTION_WEIGHTS: dict[str, float] = {
 
 
 def _strict_rewards(model: Any, ds: PreferenceDataset) -> tuple[np.ndarray, np.ndarray] | None:
-    method = getattr(model, "score", None)
-    if not callable(method):
-        return None
-    try:
-        ra, rb = method(ds)
-    except NotImplementedError:
-        return None
-    return np.asarray(ra, dtype=float), np.asarray(rb, dtype=float)
+    """(r_a, r_b) from ``reward(ds) -> (n, 2)`` (the contract), else the older ``score(ds)``."""
+    for name in ("reward", "score"):
+        method = getattr(model, name, None)
+        if not callable(method):
+            continue
+        try:
+            out = method(ds)
+        except NotImplementedError:
+            return None
+        if name == "reward":
+            r = np.asarray(out, dtype=float)
+            return r[:, 0], r[:, 1]
+        ra, rb = out
+        return np.asarray(ra, dtype=float), np.asarray(rb, dtype=float)
+    return None
 
 
 def chosen_margin(model: Any, ds: PreferenceDataset) -> np.ndarray:

@@ -23,7 +23,6 @@ OpenRLHF or RewardBench load the directory with ``AutoModelForSequenceClassifica
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import warnings
@@ -32,9 +31,12 @@ from typing import Any
 
 import numpy as np
 
-from prefkit.data.io import atomic_path
+from prefkit.core.estimator import PreferenceEstimator
+from prefkit.core.limits import check_inside, read_config
+from prefkit.core.mathfn import sigmoid
+from prefkit.core.persist import config_value, register
+from prefkit.core.progress import progress_bar
 from prefkit.data.schema import PreferenceDataset
-from prefkit.encode.encoders import progress_bar
 from prefkit.encode.packing import pack_batch
 from prefkit.errors import DataError, ModelFileError, NotFittedError
 from prefkit.reward.model import candidate_columns
@@ -80,7 +82,8 @@ def _check_launch(num_processes: int) -> None:
         )
 
 
-class TransformerRewardModel:
+@register("reward.TransformerRewardModel")
+class TransformerRewardModel(PreferenceEstimator):
     """Fine-tune a Hugging Face model as a Bradley–Terry reward model.
 
     Args:
@@ -96,6 +99,8 @@ class TransformerRewardModel:
     the global batches, the same on every process; ``records_seen_`` counts the pairs this
     process trained on (its shards).
     """
+
+    _fitted_attr = "model_"
 
     def __init__(
         self,
@@ -115,7 +120,7 @@ class TransformerRewardModel:
         seed: int = 0,
         progress: bool | None = None,
     ) -> None:
-        self.model_path = model
+        self.model = model
         self.max_length = max_length
         self.epochs, self.batch_size, self.lr = epochs, batch_size, lr
         self.weight_decay, self.warmup = weight_decay, warmup
@@ -126,8 +131,8 @@ class TransformerRewardModel:
 
     # ------------------------------------------------------------------ loading
     def _source(self) -> str:
-        if self.model_path is not None:
-            return str(self.model_path)
+        if self.model is not None:
+            return str(self.model)
         from prefkit.encode import bundled_model_path
 
         return str(bundled_model_path())
@@ -269,14 +274,19 @@ class TransformerRewardModel:
             self.loss_curve_.append(total_loss / n)
 
     # ------------------------------------------------------------------ answers
+    @property
+    def model_path(self) -> Any:
+        """Deprecated name of the ``model`` hyper-parameter."""
+        return self.model
+
     def _check(self) -> None:
         if not hasattr(self, "model_"):
             raise NotFittedError("TransformerRewardModel is not fitted; call fit or load")
 
-    def score_texts(
+    def reward_texts(
         self, prompts: list[Any], responses: list[str], batch_size: int = 32
     ) -> np.ndarray:
-        """Reward of each response to its prompt."""
+        """Reward of each response to its prompt, shape ``(n,)``."""
         import torch
 
         self._check()
@@ -291,46 +301,84 @@ class TransformerRewardModel:
                 out[rows] = self.model_(**batch).logits[:, 0].double().cpu().numpy()
         return out
 
-    def score(self, ds: PreferenceDataset) -> tuple[np.ndarray, np.ndarray]:
-        """Rewards (r_a, r_b) per record."""
+    def score_texts(self, prompts: list[Any], responses: list[str], batch_size: int = 32):
+        """Deprecated alias of :meth:`reward_texts`."""
+        warnings.warn("score_texts is deprecated; use reward_texts", DeprecationWarning,
+                      stacklevel=2)
+        return self.reward_texts(prompts, responses, batch_size)
+
+    def reward(self, ds: PreferenceDataset) -> np.ndarray:
+        """Rewards (r_a, r_b) per record, shape ``(n, 2)``."""
         prompts, ta, tb = candidate_columns(ds)
-        r = self.score_texts(prompts + prompts, ta + tb)
-        return r[: len(ds)], r[len(ds) :]
+        r = self.reward_texts(prompts + prompts, ta + tb)
+        return np.column_stack([r[: len(ds)], r[len(ds) :]])
+
+    def score(self, ds: PreferenceDataset) -> tuple[np.ndarray, np.ndarray]:
+        """Deprecated alias of :meth:`reward` (the two columns as a tuple)."""
+        warnings.warn("score is deprecated; use reward(ds) -> (n, 2)", DeprecationWarning,
+                      stacklevel=2)
+        r = self.reward(ds)
+        return r[:, 0], r[:, 1]
 
     def predict_proba(self, ds: PreferenceDataset) -> np.ndarray:
         """P(a ≻ b) = σ(r_a − r_b) per record."""
-        ra, rb = self.score(ds)
-        return 1 / (1 + np.exp(-(ra - rb)))
+        r = self.reward(ds)
+        return sigmoid(r[:, 0] - r[:, 1])
 
     # ------------------------------------------------------------------ persistence
-    def save(self, directory: str | os.PathLike[str]) -> None:
-        """Standard Hugging Face layout (safetensors) + ``prefkit_rm.json``.
+    def save(self, directory: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
+        """``prefkit.save`` layout; the model itself in plain Hugging Face format under ``hf/``
+        (safetensors + tokenizer, LoRA merged), so TRL, OpenRLHF or RewardBench load
+        ``DIR/hf`` with ``AutoModelForSequenceClassification``.
 
         Under ``accelerate launch`` (several processes, identical weights after ``fit``) only the
-        main process writes; the others wait for it, so every process returns once the files are
-        complete.
+        main process writes; the others wait for it.
         """
         self._check()
         state = _distributed_state()
+        path = Path(directory)
         if state is None or state.is_main_process:
-            path = Path(directory)
-            path.mkdir(parents=True, exist_ok=True)
-            self.model_.save_pretrained(path, safe_serialization=True)
-            self.tokenizer_.save_pretrained(path)
-            config = {"type": "TransformerRewardModel", "max_length": self.max_length}
-            with atomic_path(path / CONFIG_FILE) as tmp, open(tmp, "w", encoding="utf-8") as fh:
-                json.dump(config, fh, indent=2)
+            path = super().save(directory, overwrite=overwrite)
         if state is not None:
             state.wait_for_everyone()
+        return path
+
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        params = {k: v for k, v in self.get_params().items() if k != "model"}
+        return {"params": params, "hf_dir": HF_DIR}, {}
+
+    def _write_extra(self, directory: Path) -> list[str]:
+        self.model_.save_pretrained(directory / HF_DIR, safe_serialization=True)
+        self.tokenizer_.save_pretrained(directory / HF_DIR)
+        return [HF_DIR]
 
     @classmethod
-    def load(cls, directory: str | os.PathLike[str]) -> TransformerRewardModel:
+    def _from_state(
+        cls, config: dict[str, Any], arrays: dict[str, np.ndarray], directory: Path, **kw: Any
+    ) -> TransformerRewardModel:
+        params = config_value(config, "params", dict, Path(directory) / "config.json")
+        unknown = sorted(set(params) - set(cls._get_param_names()))
+        if unknown:
+            raise ModelFileError(f"{directory}/config.json: unknown parameter {unknown[0]!r}")
+        hf = check_inside(str(config.get("hf_dir", HF_DIR)), directory)
+        model = cls(hf, **params)
+        model._load(str(hf))
+        model.model_.eval()
+        return model
+
+    @classmethod
+    def _from_legacy(cls, directory: Path, **kw: Any) -> TransformerRewardModel:
+        """A 0.1 directory: Hugging Face files + ``prefkit_rm.json`` at the top."""
         path = Path(directory)
-        try:
-            config = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as err:
-            raise ModelFileError(f"{path}: not a saved TransformerRewardModel ({err})") from None
-        model = cls(path, max_length=int(config.get("max_length", 256)))
+        config = read_config(path / CONFIG_FILE)
+        max_length = config.get("max_length", 256)
+        if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
+            raise ModelFileError(f"{path / CONFIG_FILE}: 'max_length' must be a positive integer")
+        model = cls(path, max_length=max_length)
         model._load(str(path))
         model.model_.eval()
         return model
+
+
+#: the Hugging Face model folder inside a saved TransformerRewardModel
+HF_DIR = "hf"

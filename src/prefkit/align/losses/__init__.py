@@ -31,9 +31,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from prefkit.align.curriculum import (  # data ordering; re-exported here for one release
+    curriculum_order,
+    curriculum_pairs,
+    curriculum_stages,
+)
 from prefkit.align.losses._common import LossOutput
 from prefkit.align.losses.cpo import cpo_loss
-from prefkit.align.losses.curriculum import curriculum_order, curriculum_pairs, curriculum_stages
 from prefkit.align.losses.dpo import cdpo_loss, dpo_loss, soft_dpo_loss
 from prefkit.align.losses.hinge import hinge_loss
 from prefkit.align.losses.ipo import ipo_loss

@@ -15,28 +15,97 @@ import pandas as pd
 import pyarrow as pa
 
 from prefkit.data.io import csv_delimiter, decode_text, head_bytes, read_bytes
+from prefkit.data.json_guard import check_json_document, check_json_lines, check_line_lengths
 from prefkit.data.schema import PreferenceDataset, known_fields
 from prefkit.errors import DataError
 
-MAX_LINE_BYTES = 64 * 1024 * 1024
+# ``\ud800``-``\udfff`` escapes: a lone one decodes to a string UTF-8 cannot encode
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 def json_error_reason(err: json.JSONDecodeError) -> str:
     return f"invalid JSON ({err.msg} at column {err.colno})"
 
 
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json`` object hook: a key given twice in one object is an error, not "last one wins"."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return obj
+
+
+def _bad_unicode_field(value: Any) -> str | None:
+    """Top-level field of ``value`` holding a string UTF-8 cannot encode (a lone surrogate)."""
+
+    def bad(v: Any) -> bool:
+        if isinstance(v, str):
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+            return False
+        if isinstance(v, list):
+            return any(bad(x) for x in v)
+        if isinstance(v, dict):
+            return any(bad(k) or bad(x) for k, x in v.items())
+        return False
+
+    if isinstance(value, dict):
+        for key, v in value.items():
+            if bad(key) or bad(v):
+                return str(key).encode("utf-8", "backslashreplace").decode("ascii")
+        return None
+    return "" if bad(value) else None
+
+
+def parse_json(text: str, source: str, line: int | None) -> Any:
+    """One JSON text, strictly: a duplicated key or a lone surrogate (``\\ud800``) is a
+    DataError naming the line and field.  The caller has bounded the nesting depth."""
+    try:
+        value = json.loads(text, object_pairs_hook=_object_without_duplicates)
+    except json.JSONDecodeError as err:
+        at = line if line is not None else err.lineno
+        raise DataError(json_error_reason(err), source=source, line=at) from None
+    except _DuplicateKey as err:
+        raise DataError(
+            "key given twice in one object", source=source, line=line, field=err.key
+        ) from None
+    except RecursionError:  # pragma: no cover - the depth check comes first
+        raise DataError("JSON nested too deeply", source=source, line=line) from None
+    if _SURROGATE_ESCAPE.search(text):
+        field = _bad_unicode_field(value)
+        if field is not None:
+            raise DataError(
+                "text holds a lone surrogate escape such as \\ud800 (not valid Unicode)",
+                source=source,
+                line=line,
+                field=field or None,
+            )
+    return value
+
+
 def iter_json_lines(text: str, source: str) -> Iterable[tuple[int, Any]]:
-    """(line number, value) for each non-blank line of a JSON-lines text."""
+    """(line number, value) for each non-blank line of a JSON-lines text.
+
+    Bound the lines first (:func:`~prefkit.data.json_guard.check_json_lines` on the raw bytes):
+    this parses them.
+    """
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         if not stripped:
             continue
-        try:
-            yield number, json.loads(stripped)
-        except json.JSONDecodeError as err:
-            raise DataError(json_error_reason(err), source=source, line=number) from None
-        except RecursionError:
-            raise DataError("JSON nested too deeply", source=source, line=number) from None
+        yield number, parse_json(stripped, source, number)
 
 
 def load_json_records(
@@ -47,19 +116,16 @@ def load_json_records(
     Returns ``(records, line_numbers)``.  A record that is not a JSON object is an error naming its
     line.
     """
-    text = decode_text(read_bytes(path), path)
+    data = read_bytes(path)
+    text = decode_text(data, path)
     stripped = text.lstrip()
     if not stripped:
         raise DataError("empty file", source=path)
     records: list[dict[str, Any]] = []
     lines: list[int] = []
     if stripped.startswith("["):
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise DataError(json_error_reason(err), source=path, line=err.lineno) from None
-        except RecursionError:
-            raise DataError("JSON nested too deeply", source=path) from None
+        check_json_document(data, path)
+        value = parse_json(text, path, None)
         starts = _record_lines(text, len(value))
         for i, rec in enumerate(value):
             if not isinstance(rec, dict):
@@ -68,11 +134,12 @@ def load_json_records(
                 )
             records.append(rec)
             lines.append(starts[i])
-    elif stripped.startswith("{") and allow_dict_of_lists and _single_json_value(text):
-        value = json.loads(text)
+    elif stripped.startswith("{") and allow_dict_of_lists and _single_json_value(data, text, path):
+        value = parse_json(text, path, None)
         frame = pd.DataFrame(value)
         return frame.to_dict("records"), np.arange(len(frame)) + 1
     else:
+        check_json_lines(data, path)
         for number, rec in iter_json_lines(text, path):
             if not isinstance(rec, dict):
                 raise DataError(
@@ -85,7 +152,8 @@ def load_json_records(
     return records, np.asarray(lines, dtype=np.int64)
 
 
-def _single_json_value(text: str) -> bool:
+def _single_json_value(data: bytes, text: str, path: str) -> bool:
+    check_json_document(data, path)
     try:
         json.loads(text)
         return True
@@ -114,12 +182,19 @@ def _record_lines(text: str, n: int) -> list[int]:
 
 
 def load_csv(path: str, *, sep: str | None = None, **kwargs: Any) -> pd.DataFrame:
-    """A CSV/TSV file as a DataFrame; delimiter guessed from the name or the header."""
-    text = decode_text(read_bytes(path), path)
+    """A CSV/TSV file as a DataFrame; delimiter guessed from the name or the header.
+
+    A column name given twice (after stripping spaces) is an error: pandas would silently keep
+    the second one as ``name.1``.
+    """
+    data = read_bytes(path)
+    check_line_lengths(data, path)
+    text = decode_text(data, path)
     if not text.strip():
         raise DataError("empty file", source=path)
     if sep is None:
         sep = csv_delimiter(text.split("\n", 1)[0], path)
+    _check_header(text, sep, path)
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, **kwargs)
     except (pd.errors.ParserError, ValueError) as err:
@@ -132,6 +207,31 @@ def load_csv(path: str, *, sep: str | None = None, **kwargs: Any) -> pd.DataFram
         # quoted cells may span lines and blank lines are skipped: count lines for real
         frame.attrs["line_numbers"] = _fit_lines(csv_record_lines(text, sep), len(frame))
     return frame
+
+
+def _check_header(text: str, sep: str, path: str) -> None:
+    """No column name twice in the header of a CSV text."""
+    if len(sep) == 1:
+        try:
+            header = next((row for row in csv.reader(io.StringIO(text), delimiter=sep) if row), [])
+        except csv.Error:
+            return  # pandas reports the malformed CSV
+    else:
+        first = next((line for line in text.splitlines() if line.strip()), "")
+        header = re.split(sep, first.strip())
+    seen: dict[str, int] = {}
+    for position, raw in enumerate(header, start=1):
+        name = raw.strip()
+        if not name:
+            continue
+        if name in seen:
+            raise DataError(
+                f"column name given twice (columns {seen[name]} and {position})",
+                source=path,
+                line=1,
+                field=name,
+            )
+        seen[name] = position
 
 
 def load_table(path: str) -> tuple[pd.DataFrame, np.ndarray]:
@@ -231,11 +331,16 @@ def _fit_lines(lines: np.ndarray, n: int) -> np.ndarray:
 
 
 def _decode_json_cell(value: Any) -> Any:
+    """A CSV cell holding a JSON list or object, decoded (strictly: see :func:`parse_json`);
+    other cells, and cells that are not valid JSON, as they are."""
     if isinstance(value, str) and value.lstrip()[:1] in ("[", "{"):
+        check_json_document(value.encode("utf-8", "surrogatepass"), "")
         try:
-            return json.loads(value)
-        except ValueError:
-            return value
+            return parse_json(value, "", None)
+        except DataError as err:
+            if err.reason.startswith("invalid JSON"):
+                return value
+            raise
     return value
 
 
@@ -286,10 +391,13 @@ def load_records(
         try:
             return load_json_records(path)
         except DataError as err:  # one pretty-printed object is one record
+            data = read_bytes(path)
+            check_json_document(data, path)
             try:
-                value = json.loads(decode_text(read_bytes(path), path))
+                value = json.loads(decode_text(data, path))
             except (json.JSONDecodeError, RecursionError):
                 raise err from None
+            value = parse_json(decode_text(data, path), path, None)
             if not isinstance(value, dict):
                 raise err from None
             return [value], np.ones(1, dtype=np.int64)
@@ -302,20 +410,26 @@ def load_records(
     keep = set(text_columns) | decode
     convert = {c: _number_converter(frame[c]) for c in frame.columns if c not in keep}
     records = []
-    for row in frame.to_dict("records"):
+    lines = _fit_lines(csv_record_lines(text, sep), len(frame))
+    for i, row in enumerate(frame.to_dict("records")):
         rec = {}
         for k, v in row.items():
             if is_missing(v):
                 continue
             if k in decode:
-                v = _decode_json_cell(v)
+                try:
+                    v = _decode_json_cell(v)
+                except DataError as err:
+                    raise DataError(
+                        err.reason, source=path, line=int(lines[i]), field=err.field or k
+                    ) from None
             elif convert.get(k) is not None:
                 v = convert[k](v)
             rec[k] = v
         records.append(rec)
     if not records:
         raise DataError("no records", source=path)
-    return records, _fit_lines(csv_record_lines(text, sep), len(records))
+    return records, lines
 
 
 def where(lines: np.ndarray | None, index: int) -> dict[str, int]:

@@ -1,5 +1,11 @@
 """Arena battles (Chatbot Arena / LMArena, Arena-Hard): ``model_a, model_b, winner`` rows.
 
+Also the Kaggle "LMSYS Chatbot Arena" CSV layout (``id, model_a, model_b, prompt, response_a,
+response_b, winner_model_a, winner_model_b, winner_tie``): the one-hot columns give ``winner`` and
+``prompt`` / ``response_a`` / ``response_b`` become ``prompt`` / ``a_text`` / ``b_text`` (as the
+text the file holds).  Column names match case-insensitively, and blank lines before a CSV header
+are skipped (as pandas does).
+
 ``winner`` is ``model_a``, ``model_b``, ``tie`` or ``tie (bothbad)``; both ties become
 ``winner="tie"`` and the column ``tie_bothbad`` keeps which kind of tie it was.  Every other column
 (``question_id``, ``judge``, ``tstamp``, conversation fields …) is kept as a covariate column.
@@ -15,18 +21,86 @@ import pyarrow.csv as pacsv
 
 from prefkit.data.io import csv_delimiter, head_line
 from prefkit.data.readers._common import load_json_records
-from prefkit.data.readers.canonical import arrow_stream, read_json_fast
+from prefkit.data.readers._fast_json import arrow_stream, read_json_fast
 from prefkit.data.readers.registry import Probe, register_reader
 from prefkit.data.schema import PreferenceDataset, records_to_table
 from prefkit.errors import DataError
 
 ARENA_LABELS = {"model_a": "a", "model_b": "b", "tie": "tie", "tie (bothbad)": "tie"}
 REQUIRED_COLUMNS = ("model_a", "model_b", "winner")
+#: Canonical id fields an arena CSV may carry as they are.
+ID_COLUMNS = ("id", "user_id", "annotator_id")
+
+
+#: The Kaggle "LMSYS Chatbot Arena" layout: one-hot winner columns instead of ``winner``.
+ONE_HOT_COLUMNS = {"winner_model_a": "a", "winner_model_b": "b", "winner_tie": "tie"}
+#: Text columns of that layout and the canonical fields they fill.
+TEXT_COLUMNS = {"prompt": "prompt", "response_a": "a_text", "response_b": "b_text"}
 
 
 def _sniff(probe: Probe) -> float:
-    keys = probe.json_keys or set(probe.csv_header)
-    return 1.0 if set(REQUIRED_COLUMNS) <= keys else 0.0
+    keys = {str(k).strip().lower() for k in (probe.json_keys or probe.csv_header)}
+    if set(REQUIRED_COLUMNS) <= keys:
+        return 1.0
+    if {"model_a", "model_b", *ONE_HOT_COLUMNS} <= keys:
+        return 0.95
+    return 0.0
+
+
+def _normalise_names(table: pa.Table) -> pa.Table:
+    """Column names of the layout matched case-insensitively (``Model_A`` -> ``model_a``)."""
+    known = {*REQUIRED_COLUMNS, *ONE_HOT_COLUMNS, *TEXT_COLUMNS}
+    names = list(table.column_names)
+    present = set(names)
+    renamed = [
+        n.strip().lower() if n.strip().lower() in known and n.strip().lower() not in present else n
+        for n in names
+    ]
+    return table.rename_columns(renamed) if renamed != names else table
+
+
+def _one_hot_winner(table: pa.Table, path: str) -> pa.Table:
+    """``winner`` (model_a / model_b / tie) from the one-hot columns of the Kaggle layout, and
+    ``prompt`` / ``a_text`` / ``b_text`` from its text columns."""
+    flags = []
+    for col in ONE_HOT_COLUMNS:
+        values = table.column(col)
+        try:
+            numbers = pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise DataError("expected 0 or 1", source=path, field=col) from None
+        bad = ~np.isin(numbers, (0.0, 1.0))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise DataError(
+                f"expected 0 or 1, got {values[row].as_py()!r}",
+                source=path,
+                line=_line_of(path, row),
+                field=col,
+            )
+        flags.append(numbers == 1.0)
+    matrix = np.column_stack(flags)
+    wrong = matrix.sum(axis=1) != 1
+    if wrong.any():
+        row = int(np.flatnonzero(wrong)[0])
+        raise DataError(
+            "exactly one of winner_model_a, winner_model_b, winner_tie must be 1",
+            source=path,
+            line=_line_of(path, row),
+            field="winner_tie",
+        )
+    labels = np.array(["model_a", "model_b", "tie"], dtype=object)[matrix.argmax(axis=1)]
+    table = table.drop_columns(list(ONE_HOT_COLUMNS)).append_column(
+        "winner", pa.array(labels, pa.string())
+    )
+    for col, target in TEXT_COLUMNS.items():
+        if col in table.column_names and target not in table.column_names:
+            values = table.column(col)
+            if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+                table = table.rename_columns(
+                    [target if n == col else n for n in table.column_names]
+                )
+    return table
 
 
 def _read_table(path: str) -> pa.Table:
@@ -43,7 +117,8 @@ def _read_table(path: str) -> pa.Table:
                             delimiter=csv_delimiter(head_line(path), path)
                         ),
                         convert_options=pacsv.ConvertOptions(
-                            column_types={c: pa.string() for c in REQUIRED_COLUMNS}
+                            # CSV cells are text: ids stay text (canonical id fields are strings)
+                            column_types={c: pa.string() for c in (*REQUIRED_COLUMNS, *ID_COLUMNS)}
                         ),
                     )
             except (pa.ArrowInvalid, OSError) as err:
@@ -74,9 +149,11 @@ def _line_of(path: str, row: int) -> int | None:
 
 def read_arena(path: str) -> PreferenceDataset:
     """Arena battles: ``model_a``, ``model_b``, ``winner`` (JSONL or CSV)."""
-    table = _read_table(path)
+    table = _normalise_names(_read_table(path))
     if table.num_rows == 0:
         raise DataError("no records", source=path)
+    if "winner" not in table.column_names and set(ONE_HOT_COLUMNS) <= set(table.column_names):
+        table = _one_hot_winner(table, path)
     for col in REQUIRED_COLUMNS:
         if col not in table.column_names:
             raise DataError(
@@ -110,7 +187,7 @@ def read_arena(path: str) -> PreferenceDataset:
         )
     mapped = pa.array(list(ARENA_LABELS.values())).take(codes)
     bothbad = pc.equal(codes, list(ARENA_LABELS).index("tie (bothbad)"))
-    rest = [c for c in table.column_names if c not in REQUIRED_COLUMNS and c not in ("a", "b")]
+    rest = [c for c in table.column_names if c not in REQUIRED_COLUMNS and c not in ("a", "b", "")]
     out = pa.table(
         [columns["model_a"], columns["model_b"], mapped, bothbad] + [table.column(c) for c in rest],
         names=["a", "b", "winner", "tie_bothbad", *rest],

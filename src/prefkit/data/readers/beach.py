@@ -9,20 +9,20 @@ Mapping: ``a`` = the preferred item, ``b`` = the other, ``winner="a"`` (``"tie"`
 optional tie column — ``tie``, ``tied``, ``is_tie``, ``draw`` — is true); the assessor column
 (``assessor``, ``user``, ``judge``, ``voter``, ``rater`` …), when there is one, is ``user_id``.
 Column pairs detected (preferred first): ``top_item``/``bottom_item``, ``winner``/``loser``,
-``preferred``/``not_preferred``, ``better``/``worse``, ``higher``/``lower`` and their ``_id`` /
-``_name`` forms; or pass ``winner=`` and ``loser=``.  Other columns are kept as covariates.
+``preferred``/``not_preferred``, ``better``/``worse``, ``higher``/``lower`` and their ``_name`` /
+``_item`` / ``_id`` forms (a ``_name`` pair is preferred to an ``_id`` pair: in an ATP-style match
+table ``winner_name``/``loser_name`` are the items, ``winner_id``/``loser_id`` stay covariates); or
+pass ``winner=`` and ``loser=``.  Other columns are kept as covariates.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
-from prefkit.data.readers._common import load_table
-from prefkit.data.readers._pairwise_table import item_ids, pairwise_columns
-from prefkit.data.readers.rank_table import (
+from prefkit.data.readers._columns import (
     USER_COLUMNS,
+    bool_values,
     covariate_arrays,
     dataset,
     find_column,
@@ -34,9 +34,10 @@ from prefkit.data.readers.rank_table import (
     optional_column,
     table_header,
 )
+from prefkit.data.readers._common import load_table
+from prefkit.data.readers._pairwise_table import item_ids, pairwise_columns
 from prefkit.data.readers.registry import Probe, register_reader
 from prefkit.data.schema import PreferenceDataset
-from prefkit.errors import DataError
 
 WINNER_PAIRS = tuple(
     (f"{w}{s}", f"{lo}{s}")
@@ -56,29 +57,11 @@ WINNER_PAIRS = tuple(
         ("win", "lose"),
         ("more_preferred", "less_preferred"),
     )
-    for s in ("", "_id", "_name", "_item")
+    # Names before bare columns before ids: an ATP-style match table has ``winner_id`` *and*
+    # ``winner_name``, and players must show as names (the ids stay as covariates).
+    for s in ("_name", "", "_item", "_id")
 )
 TIE_FLAGS = ("tie", "tied", "is_tie", "draw", "is_draw")
-_TRUE = {"1", "true", "t", "yes", "y"}
-_FALSE = {"0", "false", "f", "no", "n"}
-
-
-def bool_values(series: pd.Series, *, source: str, lines: np.ndarray, field: str) -> np.ndarray:
-    """A yes/no column (true/false, 1/0, yes/no, t/f) as booleans; anything else is a DataError."""
-    if pd.api.types.is_bool_dtype(series) and not series.isna().any():
-        return series.to_numpy(dtype=bool)
-    text = series.astype("string").str.strip().str.lower()
-    if pd.api.types.is_numeric_dtype(series):
-        text = text.str.replace(r"\.0+$", "", regex=True)
-    truth = text.isin(_TRUE).to_numpy(dtype=bool, na_value=False)
-    falsity = text.isin(_FALSE).to_numpy(dtype=bool, na_value=False)
-    bad = ~(truth | falsity)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        value = series.iloc[row]
-        reason = "missing value" if pd.isna(value) else f"expected true or false, got {value!r}"
-        raise DataError(reason, source=source, line=int(lines[row]), field=field)
-    return truth
 
 
 def read_beach(

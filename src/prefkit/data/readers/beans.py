@@ -36,8 +36,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from prefkit.data.readers._common import load_table
-from prefkit.data.readers.rank_table import (
+from prefkit.data.readers._columns import (
     covariate_arrays,
     dataset,
     find_column,
@@ -50,6 +49,7 @@ from prefkit.data.readers.rank_table import (
     unranked_lists,
     user_ids,
 )
+from prefkit.data.readers._common import load_table
 from prefkit.data.readers.registry import Probe, register_reader
 from prefkit.data.schema import PreferenceDataset
 from prefkit.errors import DataError

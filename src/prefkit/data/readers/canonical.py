@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.json as pajson
 
 from prefkit.data.io import data_suffix
 from prefkit.data.readers._common import csv_line_numbers, load_csv, load_json_records
+from prefkit.data.readers._fast_json import read_json_fast
 from prefkit.data.readers.registry import Probe, register_reader
 from prefkit.data.schema import (
     COMMON_FIELDS,
@@ -39,7 +39,6 @@ from prefkit.data.schema import (
 from prefkit.errors import DataError, FormatDetectionError
 
 CANONICAL_KEYS = {"a", "b", "a_text", "b_text", "winner", "p_a", "ranking", "scores"}
-_ARROW_COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".zstd": "zstd"}
 
 
 def _looks_canonical(keys: set[str]) -> bool:
@@ -56,61 +55,6 @@ def _sniff_jsonl(probe: Probe) -> float:
     if probe.text.lstrip().startswith("["):
         return 0.5 if _looks_canonical(probe.json_keys) else 0.0
     return 1.0 if _looks_canonical(probe.json_keys) else 0.0
-
-
-def arrow_stream(path: str) -> Any:
-    """A streaming Arrow input for plain/gz/bz2/zst files (``None`` for other compressions)."""
-    lower = path.lower()
-    for suffix, codec in _ARROW_COMPRESSION.items():
-        if lower.endswith(suffix):
-            return pa.input_stream(path, compression=codec)
-    if lower.endswith((".zip", ".xz")):
-        return None
-    return pa.input_stream(path)
-
-
-def read_json_fast(path: str) -> pa.Table | None:
-    """Arrow's streaming JSON-lines reader; ``None`` when it cannot read the file.
-
-    Blocks of 1 MiB are parsed in parallel and only the parsed batches are kept, so peak memory
-    stays near the size of the resulting table.  Files whose later lines change a field's type
-    are retried with whole-file type inference, and failing that left to the slow, line-by-line
-    path that reports the exact line.
-    """
-    options = pajson.ReadOptions(block_size=1 << 20, use_threads=True)
-    errors = (
-        pa.ArrowInvalid,
-        pa.ArrowNotImplementedError,
-        pa.ArrowTypeError,
-        OSError,
-        UnicodeError,
-    )
-    stream = arrow_stream(path)
-    if stream is None:
-        return None
-    try:
-        with stream:
-            reader = pajson.open_json(stream, read_options=options)
-            return _valid_utf8(pa.Table.from_batches(list(reader), schema=reader.schema))
-    except errors:
-        pass
-    stream = arrow_stream(path)
-    try:
-        with stream:
-            table = pajson.read_json(stream, read_options=pajson.ReadOptions(block_size=16 << 20))
-            return _valid_utf8(table)
-    except errors:
-        return None
-
-
-
-def _valid_utf8(table: pa.Table) -> pa.Table:
-    """``table`` if its strings are valid UTF-8; Arrow's JSON reader does not check (ArrowInvalid).
-
-    The slow path then names the line of the bad byte.
-    """
-    table.validate(full=True)
-    return table
 
 
 _TYPE_NAMES = {
@@ -257,7 +201,7 @@ def _decode_cell(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in "[{":
         try:
             return json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # too deep: kept as text, validation names it
             return value
     if isinstance(value, float) and math.isnan(value):
         return None

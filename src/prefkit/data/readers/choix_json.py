@@ -18,6 +18,7 @@ import json
 from typing import Any
 
 from prefkit.data.io import read_text
+from prefkit.data.json_guard import check_json_document
 from prefkit.data.readers.registry import Probe, register_reader
 from prefkit.data.schema import PreferenceDataset
 from prefkit.errors import DataError
@@ -50,8 +51,10 @@ def _item(value: Any, source: str, index: int) -> str:
 
 def read_choix_json(path: str) -> PreferenceDataset:
     """choix-style observation lists (pairs, top-1 choices or rankings) in a JSON file."""
+    text = read_text(path)
+    check_json_document(text.encode("utf-8", "surrogatepass"), path)  # bounded nesting
     try:
-        value = json.loads(read_text(path))
+        value = json.loads(text)
     except json.JSONDecodeError as err:
         raise DataError(f"invalid JSON ({err.msg})", source=path, line=err.lineno) from None
     meta: dict[str, Any] = {}

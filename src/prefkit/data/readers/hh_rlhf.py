@@ -26,8 +26,9 @@ import numpy as np
 import pyarrow as pa
 
 from prefkit.data.readers._common import get_field, load_records, probe_keys, records_dataset, where
+from prefkit.data.readers._fast_json import fast_extras, fast_table
+from prefkit.data.readers._text import common_prefix_len
 from prefkit.data.readers.registry import Probe, register_reader
-from prefkit.data.readers.trl import common_prefix_len, fast_extras, fast_table
 from prefkit.data.schema import PreferenceDataset, known_fields
 from prefkit.errors import DataError
 

@@ -27,15 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from prefkit.data.readers._common import load_table
-from prefkit.data.readers._pairwise_table import check_distinct as check_distinct  # re-export
-from prefkit.data.readers._pairwise_table import (
-    count_values,
-    expand_counts,
-    item_ids,
-    pairwise_columns,
-)
-from prefkit.data.readers.rank_table import (
+from prefkit.data.readers._columns import (
     PERSON_COLUMNS,
     covariate_arrays,
     dataset,
@@ -47,67 +39,20 @@ from prefkit.data.readers.rank_table import (
     optional_column,
     table_header,
 )
+from prefkit.data.readers._common import load_table
+from prefkit.data.readers._pairwise_table import (
+    ITEM_PAIRS,
+    TIE_COLUMNS,
+    WIN_PAIRS,
+    count_values,
+    expand_counts,
+    item_ids,
+    pairwise_columns,
+)
 from prefkit.data.readers.registry import Probe, register_reader
 from prefkit.data.schema import PreferenceDataset
 from prefkit.errors import DataError
 
-ITEM_PAIRS = (
-    ("i", "j"),
-    ("item_i", "item_j"),
-    ("item1", "item2"),
-    ("item_a", "item_b"),
-    ("a", "b"),
-    ("player1", "player2"),
-    ("player_a", "player_b"),
-    ("object1", "object2"),
-    ("object_i", "object_j"),
-    ("first", "second"),
-    ("left", "right"),
-    ("alt1", "alt2"),
-    ("option1", "option2"),
-    ("option_a", "option_b"),
-    ("x", "y"),
-    ("name1", "name2"),
-    ("competitor1", "competitor2"),
-    ("school1", "school2"),
-    ("stimulus1", "stimulus2"),
-)
-WIN_PAIRS = (
-    ("w_ij", "w_ji"),
-    ("wins_a", "wins_b"),
-    ("win1", "win2"),
-    ("wins1", "wins2"),
-    ("a_wins", "b_wins"),
-    ("wins_i", "wins_j"),
-    ("i_wins", "j_wins"),
-    ("n_ij", "n_ji"),
-    ("win_a", "win_b"),
-    ("w1", "w2"),
-    ("won1", "won2"),
-    ("count_a", "count_b"),
-    ("w_ab", "w_ba"),
-    ("wins_first", "wins_second"),
-    ("first_wins", "second_wins"),
-    ("a_win", "b_win"),
-    ("x_wins", "y_wins"),
-    ("wins_x", "wins_y"),
-    ("player1_wins", "player2_wins"),
-    ("left_wins", "right_wins"),
-)
-TIE_COLUMNS = (
-    "t_ij",
-    "ties",
-    "tied",
-    "tie",
-    "draws",
-    "draw",
-    "n_ties",
-    "ties_ab",
-    "t_ab",
-    "tie_count",
-    "drawn",
-    "t",
-)
 TOTAL_COLUMNS = (
     "r_ij",
     "n_total",

@@ -25,22 +25,11 @@ counted in ``metadata["dropped"]``.  Every other column (subject covariates) is 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import pyarrow as pa
 
-from prefkit.data.readers._common import load_table
-from prefkit.data.readers._pairwise_table import (
-    count_records,
-    item_ids,
-    outcome_records,
-    pairwise_columns,
-)
-from prefkit.data.readers.pair_counts import ITEM_PAIRS, TIE_COLUMNS, WIN_PAIRS
-from prefkit.data.readers.rank_table import (
+from prefkit.data.readers._columns import (
     PERSON_COLUMNS,
     USER_COLUMNS,
     covariate_arrays,
@@ -51,13 +40,22 @@ from prefkit.data.readers.rank_table import (
     fold,
     id_strings,
     need_column,
-    numeric_values,
     optional_column,
     table_header,
 )
+from prefkit.data.readers._common import load_table
+from prefkit.data.readers._pairwise_table import (
+    ITEM_PAIRS,
+    TIE_COLUMNS,
+    WIN_PAIRS,
+    count_records,
+    decode_outcome,
+    item_ids,
+    outcome_records,
+    pairwise_columns,
+)
 from prefkit.data.readers.registry import Probe, register_reader
 from prefkit.data.schema import PreferenceDataset
-from prefkit.errors import DataError
 
 PAIRS = tuple(p for p in ITEM_PAIRS if p != ("a", "b"))
 OUTCOME_COLUMNS = (
@@ -75,135 +73,6 @@ OUTCOME_COLUMNS = (
     "comparison",
     "answer_value",
 )
-LABELS: dict[str, str] = {
-    "a": "a",
-    "first": "a",
-    "left": "a",
-    "i": "a",
-    "itemi": "a",
-    "item1": "a",
-    "one": "a",
-    "b": "b",
-    "second": "b",
-    "right": "b",
-    "j": "b",
-    "itemj": "b",
-    "item2": "b",
-    "two": "b",
-    "tie": "tie",
-    "draw": "tie",
-    "tied": "tie",
-    "equal": "tie",
-    "same": "tie",
-    "none": "tie",
-    "neither": "tie",
-    "both": "tie",
-    "indifferent": "tie",
-    "t": "tie",
-    "d": "tie",
-}
-CODINGS = ("auto", "sign", "prob", "index", "label")
-
-
-def decode_outcome(
-    values: pd.Series,
-    a: np.ndarray,
-    b: np.ndarray,
-    *,
-    source: str,
-    lines: np.ndarray,
-    field: str,
-    coding: str = "auto",
-    labels: Mapping[str, str] | None = None,
-    orientation: str = "a",
-) -> np.ndarray:
-    """Outcome labels ``"a"``/``"b"``/``"tie"`` (``None`` where empty) from an outcome column.
-
-    ``coding`` is ``"sign"`` (>0 a, <0 b, 0 tie), ``"prob"`` (1, 0, 0.5), ``"index"`` (1, 2, 0),
-    ``"label"`` (the item's name, or a word in ``labels``) or ``"auto"``.  ``orientation="b"``
-    reads numbers from the second item's side.
-    """
-    if coding not in CODINGS:
-        raise DataError(
-            f"unknown outcome coding {coding!r} (expected {', '.join(CODINGS)})",
-            source=source,
-            field=field,
-        )
-    text = values.astype("string").str.strip()
-    text = text.mask(text == "")
-    numbers = pd.to_numeric(text, errors="coerce")
-    numeric = bool((numbers.notna() | text.isna()).all())
-    if coding == "label" or (coding == "auto" and not numeric):
-        return _decode_labels(
-            text.to_numpy(dtype=object, na_value=None), a, b, labels or LABELS, source, lines, field
-        )
-    nums = numeric_values(values, source=source, lines=lines, field=field, what="an outcome")
-    present = np.unique(nums[~np.isnan(nums)])
-    if coding == "auto":
-        if (present < 0).any():
-            coding = "sign"
-        elif np.isin(present, (0.0, 0.5, 1.0)).all():
-            coding = "prob"
-        elif np.isin(present, (0.0, 1.0, 2.0)).all():
-            coding = "index"
-        else:
-            raise DataError(
-                "cannot tell how outcomes are coded (values "
-                f"{', '.join(f'{v:g}' for v in present[:6])}); pass outcome_coding='sign', "
-                "'prob' or 'index'",
-                source=source,
-                field=field,
-            )
-    out = np.full(len(nums), None, dtype=object)
-    if coding == "sign":
-        out[nums > 0], out[nums < 0], out[nums == 0] = "a", "b", "tie"
-    else:
-        codes = {"prob": (1.0, 0.0, 0.5), "index": (1.0, 2.0, 0.0)}[coding]
-        for label, code in zip(("a", "b", "tie"), codes, strict=True):
-            out[nums == code] = label
-        bad = ~np.isnan(nums) & np.equal(out, None)
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            allowed = ", ".join(f"{c:g}" for c in codes)
-            raise DataError(
-                f"unknown outcome {nums[row]:g} (expected {allowed})",
-                source=source,
-                line=int(lines[row]),
-                field=field,
-            )
-    if orientation == "b":
-        swapped = out.copy()
-        swapped[out == "a"], swapped[out == "b"] = "b", "a"
-        out = swapped
-    return out
-
-
-def _decode_labels(
-    raw: np.ndarray,
-    a: np.ndarray,
-    b: np.ndarray,
-    labels: Mapping[str, str],
-    source: str,
-    lines: np.ndarray,
-    field: str,
-) -> np.ndarray:
-    out = np.full(len(raw), None, dtype=object)
-    folded = np.array([None if v is None else fold(v) for v in raw], dtype=object)
-    for word, label in labels.items():
-        out[folded == fold(word)] = label
-    out[raw == a] = "a"
-    out[raw == b] = "b"
-    bad = np.not_equal(raw, None) & np.equal(out, None)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise DataError(
-            f"unknown outcome {raw[row]!r} (expected {a[row]!r}, {b[row]!r} or a label such as "
-            "'a', 'b', 'tie')",
-            source=source,
-            line=int(lines[row]),
-            field=field,
-        )
-    return out
 
 
 def read_paired_covariates(

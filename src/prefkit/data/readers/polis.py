@@ -34,8 +34,7 @@ import pandas as pd
 import pyarrow as pa
 
 from prefkit.data.io import strip_compression
-from prefkit.data.readers._common import csv_line_numbers, load_csv, load_table
-from prefkit.data.readers.rank_table import (
+from prefkit.data.readers._columns import (
     TABLE_SUFFIXES,
     covariate_arrays,
     dataset,
@@ -45,6 +44,7 @@ from prefkit.data.readers.rank_table import (
     need_column,
     numeric_values,
 )
+from prefkit.data.readers._common import csv_line_numbers, load_csv, load_table
 from prefkit.data.readers.registry import Probe, register_reader
 from prefkit.data.schema import PreferenceDataset
 from prefkit.errors import DataError

@@ -40,7 +40,7 @@ import numpy as np
 import pyarrow as pa
 
 from prefkit.data.io import read_text
-from prefkit.data.readers.rank_table import dataset
+from prefkit.data.readers._columns import dataset
 from prefkit.data.readers.registry import Probe, register_reader
 from prefkit.data.schema import PreferenceDataset
 from prefkit.errors import DataError

@@ -32,8 +32,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from prefkit.data.readers._common import load_table
-from prefkit.data.readers.rank_table import (
+from prefkit.data.readers._columns import (
     USER_COLUMNS,
     arrow_column,
     dataset,
@@ -45,6 +44,7 @@ from prefkit.data.readers.rank_table import (
     numeric_values,
     table_header,
 )
+from prefkit.data.readers._common import load_table
 from prefkit.data.readers.registry import Probe, register_reader
 from prefkit.data.schema import PreferenceDataset, known_fields
 from prefkit.errors import DataError

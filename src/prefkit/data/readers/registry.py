@@ -14,17 +14,20 @@ import io
 import json
 import os
 import pkgutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from prefkit.core.limits import LIMITS
 from prefkit.data.io import csv_delimiter, data_suffix, head_bytes
 from prefkit.data.schema import PreferenceDataset
 from prefkit.errors import DataError, FormatDetectionError
 
 ReaderFunc = Callable[..., PreferenceDataset]
+#: Bytes of a file the sniffers see (more for JSON whose first record is longer, see _probe).
+SNIFF_BYTES = 65536
 
 
 @dataclass
@@ -69,7 +72,8 @@ class Probe:
         """Column names when the file looks like CSV/TSV (comma, tab or semicolon separated)."""
         if self.text.lstrip().startswith(("{", "[")):
             return []
-        first = self.text.split("\n", 1)[0].strip("\r")
+        # the first non-blank line, as pandas reads it (blank lines before the header are skipped)
+        first = next((ln.strip("\r") for ln in self.text.split("\n") if ln.strip()), "")
         if not first:
             return []
         delimiter = csv_delimiter(first)
@@ -128,13 +132,27 @@ def readers() -> dict[str, ReaderSpec]:
     return dict(sorted(_READERS.items()))
 
 
+def _probe(path: str) -> Probe:
+    """What the sniffers see: the first :data:`SNIFF_BYTES` of the file, or more when the file is
+    JSON whose first record does not fit (long first records are normal in LLM data): the head
+    grows until the first record parses, up to ``LIMITS.max_record_bytes``."""
+    size = SNIFF_BYTES
+    while True:
+        probe = Probe(
+            path=path, head=head_bytes(path, size), suffix=data_suffix(path), name=Path(path).name
+        )
+        cut = len(probe.head) >= size and probe.text.lstrip()[:1] in ("{", "[")
+        if not cut or probe.first_json is not None or size >= LIMITS.max_record_bytes:
+            return probe
+        size = min(size * 16, LIMITS.max_record_bytes)
+
+
 def sniff_format(path: str | os.PathLike[str]) -> str:
     """Name of the reader that best fits ``path``; :class:`FormatDetectionError` if none does."""
     path = os.fspath(path)
-    head = head_bytes(path)
-    if not head.strip():
+    probe = _probe(path)
+    if not probe.head.strip():
         raise DataError("empty file", source=path)
-    probe = Probe(path=path, head=head, suffix=data_suffix(path), name=Path(path).name)
     scores = []
     for spec in readers().values():
         try:
@@ -156,28 +174,60 @@ def sniff_format(path: str | os.PathLike[str]) -> str:
     return scores[0][1]
 
 
-def read(path: str | os.PathLike[str], format: str = "auto", **options: Any) -> PreferenceDataset:
+def read(
+    path: str | os.PathLike[str],
+    format: str = "auto",
+    *,
+    columns: Mapping[str, str] | None = None,
+    labels: Mapping[str, str] | None = None,
+    **options: Any,
+) -> PreferenceDataset:
     """Read a preference file into a :class:`PreferenceDataset`.
 
     ``format="auto"`` sniffs the content; compressed files (``.gz``, ``.zip``, ``.zst``, ``.bz2``,
     ``.xz``) are read transparently.  Every problem is a one-line :class:`DataError`.
 
+    ``columns`` (a column mapping, canonical field → column of the file, or ``"const:VALUE"``)
+    reads any table without a dedicated reader; ``labels`` maps the raw values of the mapped
+    ``winner`` column to ``a``/``b``/``tie``/``drop`` (see :mod:`prefkit.data.readers.mapping`).
+
     Example:
         >>> ds = read("battles.jsonl.gz")                 # doctest: +SKIP
         >>> ds = read("votes.csv", format="arena")        # doctest: +SKIP
+        >>> ds = read("matches.csv", columns={"a": "winner_name", "b": "loser_name",
+        ...                                   "winner": "const:a"})  # doctest: +SKIP
     """
     path = os.fspath(path)
+    if columns is not None or labels is not None:
+        if format not in ("auto", None, "mapping"):
+            raise DataError(
+                f"a column mapping reads the file as it is; leave out format={format!r}",
+                source=path,
+            )
+        if not columns:
+            raise DataError("a label map needs a column mapping", source=path, field="--map")
+        from prefkit.data.readers.mapping import read_mapped
+
+        _check_file(path)
+        dataset = read_mapped(path, columns, labels, **options)
+        dataset.metadata.setdefault("path", path)
+        if dataset.name is None:
+            dataset.name = Path(path).name
+        return dataset
     name = sniff_format(path) if format in ("auto", None) else format
     specs = readers()
     if name not in specs:
         raise DataError(f"unknown format {name!r} (known: {', '.join(specs)})", source=path)
-    if not os.path.exists(path):
-        raise DataError("no such file", source=path)
-    if os.path.isdir(path):
-        raise DataError("is a directory, expected a file", source=path)
+    _check_file(path)
     dataset = specs[name].read(path, **options)
     dataset.metadata.setdefault("format", name)
     dataset.metadata.setdefault("path", path)
     if dataset.name is None:
         dataset.name = Path(path).name
     return dataset
+
+
+def _check_file(path: str) -> None:
+    from prefkit.data.io import check_input_file
+
+    check_input_file(path)  # regular file only: no FIFO, device, directory or link loop

@@ -46,16 +46,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from prefkit.data.readers._common import csv_line_numbers, load_csv, load_table
-from prefkit.data.readers._pairwise_table import (
-    count_records,
-    item_ids,
-    outcome_records,
-    pairwise_columns,
-)
-from prefkit.data.readers.beach import bool_values
-from prefkit.data.readers.paired_covariates import decode_outcome
-from prefkit.data.readers.rank_table import (
+from prefkit.data.readers._columns import (
+    bool_values,
     covariate_arrays,
     dataset,
     find_column,
@@ -66,6 +58,14 @@ from prefkit.data.readers.rank_table import (
     need_column,
     numeric_values,
     table_header,
+)
+from prefkit.data.readers._common import csv_line_numbers, load_csv, load_table
+from prefkit.data.readers._pairwise_table import (
+    count_records,
+    decode_outcome,
+    item_ids,
+    outcome_records,
+    pairwise_columns,
 )
 from prefkit.data.readers.registry import Probe, register_reader
 from prefkit.data.schema import PreferenceDataset

@@ -54,7 +54,8 @@ from prefkit.data.readers._common import (
     type_name,
     where,
 )
-from prefkit.data.readers.canonical import read_json_fast
+from prefkit.data.readers._fast_json import fast_extras, fast_table, is_bool
+from prefkit.data.readers._text import common_prefix_len as common_prefix_len  # re-export
 from prefkit.data.readers.registry import Probe, register_reader
 from prefkit.data.schema import PreferenceDataset, known_fields
 from prefkit.errors import DataError
@@ -67,21 +68,6 @@ _FALSE = {"false", "0", "no", "f", "n"}
 
 
 # ------------------------------------------------------------------ shared-prefix splitting
-def common_prefix_len(a: str, b: str) -> int:
-    """Length of the longest common prefix of two strings (C-speed slice comparisons)."""
-    n = min(len(a), len(b))
-    if a[:n] == b[:n]:
-        return n
-    lo, hi = 0, n  # invariant: a[:lo] == b[:lo] and a[:hi] != b[:hi]
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if a[lo:mid] == b[lo:mid]:
-            lo = mid
-        else:
-            hi = mid
-    return lo
-
-
 def _word_boundary(text: str, i: int) -> bool:
     return i in (0, len(text)) or text[i].isspace() or text[i - 1].isspace()
 
@@ -315,48 +301,6 @@ def _unpaired(
 
 
 # ------------------------------------------------------------------ fast path (large JSON lines)
-def _is_text(col: pa.ChunkedArray) -> bool:
-    return pa.types.is_string(col.type) or pa.types.is_large_string(col.type)
-
-
-def _is_bool(col: pa.ChunkedArray) -> bool:
-    return pa.types.is_boolean(col.type)
-
-
-def fast_table(
-    path: str, text_fields: Sequence[str], kinds: dict[str, Any] | None = None
-) -> pa.Table | None:
-    """The file through Arrow's multithreaded JSON-lines reader, when every ``text_fields`` column
-    is non-null text (and every ``kinds`` column non-null of that Arrow type check), and no other
-    column is nested; else ``None`` (then the record-by-record path finds any problem's line)."""
-    table = read_json_fast(path)
-    if table is None or table.num_rows == 0:
-        return None
-    checks = {**dict.fromkeys(text_fields, _is_text), **(kinds or {})}
-    for name, check in checks.items():
-        if name not in table.column_names:
-            return None
-        col = table.column(name)
-        if not check(col) or col.null_count:
-            return None
-    if any(pa.types.is_nested(f.type) for f in table.schema if f.name not in checks):
-        return None
-    return table
-
-
-def fast_extras(table: pa.Table, used: Sequence[str], reserved: set[str]) -> dict[str, Any]:
-    """Covariate columns of a fast-path table (``orig_<name>`` for reserved names)."""
-    out: dict[str, Any] = {}
-    for name in table.column_names:
-        if name in used:
-            continue
-        key = name
-        while key in reserved or key in out:
-            key = f"orig_{key}"
-        out[key] = table.column(name)
-    return out
-
-
 def _read_fast(path: str) -> PreferenceDataset | None:
     table = fast_table(path, ("prompt", "chosen", "rejected"))
     if table is not None:
@@ -370,7 +314,7 @@ def _read_fast(path: str) -> PreferenceDataset | None:
         reserved = set(known_fields("pairwise")) | set(columns)
         columns.update(fast_extras(table, ("prompt", "chosen", "rejected"), reserved))
         return PreferenceDataset(pa.table(columns), "pairwise", name=path)
-    table = fast_table(path, ("prompt", "completion"), {"label": _is_bool})
+    table = fast_table(path, ("prompt", "completion"), {"label": is_bool})
     if table is not None:
         n = table.num_rows
         labels = table.column("label").to_numpy(zero_copy_only=False).astype(np.float64)

@@ -1,0 +1,209 @@
+"""``prefkit judge …``: LLM judges — analyse recorded judgments, turn verdicts into battles.
+
+* ``prefkit judge analyze FILE [--format F] [--human DATA] --json`` — position consistency,
+  first-position win rate, length bias, agreement with humans (MT-Bench definitions), Cohen's κ,
+  per-category breakdown, bootstrap intervals, and a check of the file's own verdict parsing
+  against prefkit's parsers (``parse_check``).  FastChat's pairwise judgment layout is read by
+  ``--format auto``.
+* ``prefkit judge battles FILE --out battles.jsonl [--leaderboard]`` — Arena-Hard v0.1 battles
+  (strong verdict = 3 battles, A=B a tie) and their Bradley–Terry leaderboard.
+
+Asking live judges (HTTP, local LMs) is a later stage of issue 13.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from prefkit.cli.options import ByOpt, DataFileArg, FormatOpt, JsonOpt, SeedOpt, out_file
+from prefkit.errors import DataError
+
+judge_app = typer.Typer(
+    help="LLM judges: analyse recorded judgments, turn verdicts into battles.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+class Aggregation(str, Enum):
+    """How the two orders of a pair make one verdict."""
+
+    consistent_only = "consistent-only"
+    inconsistent_as_tie = "inconsistent-as-tie"
+    average = "average"
+
+
+class Verdicts(str, Enum):
+    """Whose parse of the raw judge text to use."""
+
+    recorded = "recorded"
+    reparse = "reparse"
+
+
+BootstrapOpt = Annotated[
+    int, typer.Option("--bootstrap", metavar="INT", help="Bootstrap rounds (0: no intervals).")
+]
+#: disagreements listed in the JSON output (all are counted)
+SHOWN_DISAGREEMENTS = 20
+
+
+def _parse_check(dataset: Any) -> tuple[Any, dict[str, Any]]:
+    from prefkit.judge.recorded import reparse
+
+    reparsed, report = reparse(dataset)
+    check = report.as_dict()
+    check["disagreements"] = check["disagreements"][:SHOWN_DISAGREEMENTS]
+    return reparsed, check
+
+
+def _ratings_summary(dataset: Any) -> dict[str, Any]:
+    import numpy as np
+
+    scores = np.array([dict(s or {}).get("overall", np.nan) for s in dataset.column("scores")])
+    values, counts = np.unique(scores[np.isfinite(scores)], return_counts=True)
+    unparsed = len(dataset.metadata.get("unparsed") or [])
+    return {
+        "kind": "rating",
+        "n": len(dataset) + unparsed,
+        "unparsed": unparsed,
+        "mean_score": float(np.nanmean(scores)) if np.isfinite(scores).any() else None,
+        "score_counts": {f"{v:g}": int(c) for v, c in zip(values, counts, strict=True)},
+        "position_consistency": None,
+        "first_position_win_rate": None,
+    }
+
+
+@judge_app.command("analyze")
+def analyze_command(
+    file: DataFileArg,
+    format: FormatOpt = "auto",
+    human: Annotated[
+        Path | None,
+        typer.Option("--human", metavar="DATA",
+                     help="Human labels of the same pairs (joined on pair_id), for agreement."),
+    ] = None,
+    human_format: Annotated[
+        str, typer.Option("--human-format", metavar="FORMAT",
+                          help="Reader of --human (default: auto).")
+    ] = "auto",
+    aggregation: Annotated[
+        Aggregation, typer.Option("--aggregation", help="How two orders make one verdict.")
+    ] = Aggregation.inconsistent_as_tie,
+    verdicts: Annotated[
+        Verdicts,
+        typer.Option("--verdicts", help="The file's own verdicts, or prefkit's re-parse of "
+                     "the raw judge texts."),
+    ] = Verdicts.recorded,
+    by: ByOpt = None,
+    bootstrap: BootstrapOpt = 1000,
+    seed: SeedOpt = 0,
+    json_out: JsonOpt = False,
+) -> None:
+    """Bias and agreement statistics of recorded judge verdicts.
+
+    Example: prefkit judge analyze gpt-4_pair.jsonl --json
+    """
+    from prefkit.cli._common import echo_json, load
+    from prefkit.judge.analysis import analyze
+
+    if bootstrap < 0:
+        raise DataError("--bootstrap must be ≥ 0", field="--bootstrap")
+    dataset = load(file, format)
+    reparsed, check = _parse_check(dataset)
+    if dataset.kind == "rating":
+        result = _ratings_summary(reparsed if verdicts is Verdicts.reparse else dataset)
+    else:
+        human_data = load(human, human_format) if human is not None else None
+        try:
+            result = analyze(
+                reparsed if verdicts is Verdicts.reparse else dataset,
+                human=human_data, aggregation=aggregation.value, by=by,
+                bootstrap=bootstrap, seed=seed,
+            )
+        except DataError as err:
+            raise err.with_context(source=str(file)) from None
+    result["format"] = dataset.metadata.get("format")
+    result["verdicts"] = verdicts.value
+    result["parse_check"] = check
+    if json_out:
+        echo_json(result)
+        return
+    _print_summary(result)
+
+
+def _fmt(value: Any, ci: Any = None) -> str:
+    if value is None:
+        return "—"
+    text = f"{value:.3f}" if isinstance(value, float) else str(value)
+    return f"{text} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else text
+
+
+def _print_summary(result: dict[str, Any]) -> None:
+    lines = [f"format: {result.get('format')}  verdicts: {result['verdicts']}"]
+    keys = ("n", "unparsed", "position_consistency", "first_position_win_rate", "tie_rate",
+            "longer_win_rate", "length_coef", "agreement_with_ties", "agreement_without_ties",
+            "cohen_kappa", "mean_score")
+    for key in keys:
+        if key in result:
+            lines.append(f"{key:26s} {_fmt(result[key], result.get(f'{key}_ci'))}")
+    check = result["parse_check"]
+    lines.append(
+        f"{'parse_check':26s} prefkit agrees with the file on {check['agree']}/{check['total']}"
+    )
+    for name, entry in (result.get("by_category") or {}).items():
+        consistency = _fmt(entry.get("position_consistency"))
+        first = _fmt(entry.get("first_position_win_rate"))
+        lines.append(
+            f"  {result['by']}={name}: n={entry['n']} consistency={consistency} first={first}"
+        )
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+@judge_app.command("battles")
+def battles_command(
+    file: DataFileArg,
+    out: Annotated[Path, out_file("Battles file to write (.jsonl, .csv, .parquet).")],
+    format: FormatOpt = "auto",
+    weight: Annotated[
+        int, typer.Option("--weight", metavar="INT", help="Battles per strong verdict (v0.1: 3).")
+    ] = 3,
+    first_game_only: Annotated[
+        bool, typer.Option("--first-game-only", help="Use game 1 (baseline shown first) only.")
+    ] = False,
+    show_leaderboard: Annotated[
+        bool, typer.Option("--leaderboard", help="Also fit and print a Bradley–Terry leaderboard.")
+    ] = False,
+    bootstrap: BootstrapOpt = 0,
+    seed: SeedOpt = 0,
+    json_out: JsonOpt = False,
+) -> None:
+    """Turn recorded verdicts into Arena-Hard battles (v0.1 rules) and optionally rank them.
+
+    Example: prefkit judge battles judgments.jsonl --out battles.jsonl --leaderboard
+    """
+    from prefkit.cli._common import echo_json, load, output_format, write
+    from prefkit.judge.arena_hard import arena_leaderboard, battles
+
+    fmt = output_format(out)
+    if bootstrap < 0:
+        raise DataError("--bootstrap must be ≥ 0", field="--bootstrap")
+    dataset = load(file, format)
+    result = battles(dataset, weight=weight, first_game_only=first_game_only)
+    board = arena_leaderboard(result, bootstrap=bootstrap, seed=seed) if show_leaderboard else None
+    write(result, out, fmt)
+    counts = result.metadata["battles"]
+    if json_out:
+        echo_json({**counts, "out": str(out),
+                   "leaderboard": board.to_dict() if board is not None else None})
+        return
+    sys.stdout.write(
+        f"{counts['battles']} battles from {counts['games']} games "
+        f"({counts['strong']} strong, {counts['unparsed']} unparsed) -> {out}\n"
+    )
+    if board is not None:
+        sys.stdout.write(board.to_markdown())

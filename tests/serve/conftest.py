@@ -1,0 +1,128 @@
+"""A real ``prefkit serve`` process on 127.0.0.1 for the tests of this folder.
+
+The session fixture fits small models on simulated data, saves them with ``prefkit.save``, starts
+``python -m prefkit serve …`` on a free loopback port (bearer token from an environment
+variable), waits for ``GET /health`` and terminates the process at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+pytest.importorskip("prometheus_client")
+httpx = pytest.importorskip("httpx")
+
+from serve_models import build_models  # noqa: E402
+
+TOKEN_ENV = "PREFKIT_SERVE_TEST_TOKEN"
+TOKEN = "test-token-0123456789"
+#: limits the server runs under (tests/serve/test_security_limits.py exceeds them)
+MAX_ITEMS = 64
+MAX_TEXT_CHARS = 5000
+MAX_BODY_BYTES = 200_000
+START_TIMEOUT_S = 90.0
+
+
+@dataclass
+class Server:
+    url: str
+    token: str
+    dirs: dict[str, Path]
+    log: Path
+    process: subprocess.Popen
+
+    def client(self, *, token: str | None = "default", timeout: float = 30.0) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.token if token == 'default' else token}"} \
+            if token is not None else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+
+    def async_client(self, *, timeout: float = 30.0) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url, timeout=timeout,
+                                 headers={"Authorization": f"Bearer {self.token}"},
+                                 limits=httpx.Limits(max_connections=64))
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def serve_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Environment of the server and of the in-process models: a private encoder cache."""
+    cache = tmp_path_factory.mktemp("encoder-cache")
+    saved = {k: os.environ.get(k) for k in ("PREFKIT_CACHE", "HF_HUB_OFFLINE")}
+    os.environ["PREFKIT_CACHE"] = str(cache)
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    yield {**os.environ, TOKEN_ENV: TOKEN}
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def model_dirs(tmp_path_factory: pytest.TempPathFactory, serve_env: dict[str, str]
+               ) -> dict[str, Path]:
+    return build_models(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="session")
+def server(model_dirs: dict[str, Path], serve_env: dict[str, str],
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    port = free_port()
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    command = [
+        sys.executable, "-m", "prefkit", "serve", *(str(d) for d in model_dirs.values()),
+        "--host", "127.0.0.1", "--port", str(port), "--api-key-env", TOKEN_ENV,
+        "--max-wait-ms", "20", "--max-batch", "64", "--max-items", str(MAX_ITEMS),
+        "--max-text-chars", str(MAX_TEXT_CHARS), "--max-body-bytes", str(MAX_BODY_BYTES),
+        "--log-level", "warning", "--no-access-log",
+    ]
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=serve_env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"prefkit serve exited with {process.returncode}:\n"
+                            f"{log.read_text(errors='replace')[-3000:]}")
+            try:
+                if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"prefkit serve did not answer /health in {START_TIMEOUT_S} s:\n"
+                            f"{log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.2)
+        yield Server(url=url, token=TOKEN, dirs=model_dirs, log=log, process=process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def local(model_dirs: dict[str, Path]) -> dict[str, object]:
+    """The same saved models opened in this process (the reference answers)."""
+    import prefkit
+
+    return {name: prefkit.load(path) for name, path in model_dirs.items()}

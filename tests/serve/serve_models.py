@@ -1,0 +1,41 @@
+"""Small models for the server tests, fitted on simulated data and saved with ``prefkit.save``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import prefkit
+from prefkit.data.simulate import simulate_items, simulate_texts, simulate_users
+
+
+def items_data():
+    return simulate_items(n_items=6, n_comparisons=600, tie_param=0.3, seed=1).dataset
+
+
+def users_data():
+    return simulate_users(n_items=6, n_users=30, comparisons_per_user=20, seed=2).dataset
+
+
+def texts_data():
+    return simulate_texts(n_prompts=6, n_pairs=80, n_groups=2, n_users=8, seed=3).dataset
+
+
+def build_models(root: Path, *, reward: bool = True) -> dict[str, Path]:
+    """Fit and save: ``bt`` (Bradley–Terry), ``dav`` (Davidson, ties), ``mix`` (a two-group
+    Bradley–Terry mixture of users) and ``rm`` (a linear reward head on the bundled MiniLM)."""
+    from prefkit.choice import BradleyTerry, Davidson
+    from prefkit.plural import BradleyTerryMixture
+
+    fitted = {
+        "bt": BradleyTerry().fit(items_data()),
+        "dav": Davidson().fit(items_data()),
+        "mix": BradleyTerryMixture(n_components=2).fit(users_data()),
+    }
+    if reward:
+        from prefkit.reward import RewardModel
+
+        fitted["rm"] = RewardModel(None, "linear", epochs=20).fit(texts_data())
+    out = {}
+    for name, model in fitted.items():
+        out[name] = prefkit.save(model, root / name)
+    return out
