@@ -127,6 +127,33 @@ def test_out_holding_a_run_needs_resume_or_force(tiny_dir: Path, tmp_path: Path)
     assert res.exit_code == 2 and "'base'" in res.output, res.output
 
 
+def test_eval_follows_a_base_outside_the_run_only_when_passed(
+    tiny_dir: Path, tmp_path: Path
+) -> None:
+    data = _write(tmp_path / "p.jsonl", synthetic_preferences(4).to_records())
+    out = tmp_path / "run"
+    assert _train(_short(data, tiny_dir, out)).exit_code == 0
+    res = CliRunner().invoke(align_app, ["eval", str(out), str(data), "--json"])
+    assert res.exit_code == 2 and "--reference" in res.output, res.output
+    assert len(res.output.strip().splitlines()) == 1
+    res = CliRunner().invoke(align_app, ["eval", str(out), str(data), "--json",
+                                         "--reference", str(tiny_dir)])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["n"] == 4
+
+
+def test_force_refuses_to_delete_a_user_file_inside_a_run_folder(
+    tiny_dir: Path, tmp_path: Path
+) -> None:
+    data = _write(tmp_path / "p.jsonl", synthetic_preferences(4).to_records())
+    out = tmp_path / "run"
+    assert _train(_short(data, tiny_dir, out)).exit_code == 0
+    (out / "checkpoints" / "my-notes.txt").write_text("mine")
+    res = _train(_short(data, tiny_dir, out, "--force"))
+    assert res.exit_code == 2 and "my-notes.txt" in res.output, res.output
+    assert (out / "checkpoints" / "my-notes.txt").read_text() == "mine"
+
+
 def test_check_run_directory_keeps_the_base_model(tmp_path: Path) -> None:
     out = tmp_path / "run"
     (out / "base").mkdir(parents=True)

@@ -253,22 +253,50 @@ def _train_curriculum(dataset: Any, model: Any, tokenizer: Any, config: Any, bas
         typer.echo(f"trained {len(summary)} curriculum stages → {out}")
 
 
-def _load_run(run: Path) -> tuple[Any, Any, Any, dict[str, Any]]:
+def _load_run(
+    run: Path, reference_dir: Path | None = None
+) -> tuple[Any, Any, Any, dict[str, Any]]:
+    """(policy, tokenizer, reference model or None, run info) of a run directory.
+
+    The reference is ``reference_dir`` when given; else the base recorded in the run, followed
+    only when it lies inside the run directory (``--base tiny`` puts it there): a path named in a
+    file is not followed out of the run unless the user passes it (``--reference``).
+    """
     from transformers import AutoModelForCausalLM
 
     from prefkit.align.trainer import load_policy
+    from prefkit.core.limits import check_inside
 
     _quiet()
     model, tokenizer, info = load_policy(run)
-    reference = None
-    if info.get("base"):
-        base = info["base"]
-        if not isinstance(base, str):
+    base = reference_dir
+    if base is None and info.get("base"):
+        recorded = info["base"]
+        if not isinstance(recorded, str):
             raise ModelFileError(f"{run}: 'base' in its align_config.json is not a path")
-        if not Path(base).is_dir():
-            raise ModelFileError(f"{run}: reference model {base} is gone")
-        reference = AutoModelForCausalLM.from_pretrained(base)
+        try:
+            base = check_inside(recorded, run)
+        except ModelFileError:
+            raise ModelFileError(
+                f"{run}: its reference model {recorded} lies outside the run directory; pass "
+                f"--reference {recorded} if you trust it"
+            ) from None
+    if base is None:
+        return model, tokenizer, None, info
+    if not Path(base).is_dir():
+        raise ModelFileError(f"{base}: reference model directory is gone")
+    try:
+        reference = AutoModelForCausalLM.from_pretrained(os.fspath(base), local_files_only=True,
+                                                         trust_remote_code=False)
+    except (OSError, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ModelFileError(f"{base}: cannot load the reference model ({first})") from None
     return model, tokenizer, reference, info
+
+
+ReferenceOpt = Annotated[Path | None, typer.Option(
+    "--reference", metavar="DIR",
+    help="Reference model directory (default: the run's base, if it lies inside the run).")]
 
 
 @align_app.command("eval")
@@ -281,6 +309,7 @@ def eval_command(
                                           + ", ".join(EVAL_JSON_KEYS))] = False,
     by: ByOption = None,
     min_group_size: MinGroupSizeOption = DEFAULT_MIN_GROUP_SIZE,
+    reference_dir: ReferenceOpt = None,
 ) -> None:
     """Implicit-reward accuracy, ranking accuracy and loss of a trained policy on DATA.
 
@@ -289,7 +318,7 @@ def eval_command(
     from prefkit.align.diagnostics import evaluate_policy
     from prefkit.cli._eval import group_column, grouped_report
 
-    model, tokenizer, reference, info = _load_run(run)
+    model, tokenizer, reference, info = _load_run(run, reference_dir)
     dataset = load(data, fmt)
     if by is not None:
         group_column(dataset, by, os.fspath(data))
@@ -335,6 +364,7 @@ def bon_command(
     seed: SeedOpt = 0,
     out: Annotated[Path | None, out_file("JSONL file (default stdout).")] = None,
     fmt: FormatOpt = "auto",
+    reference_dir: ReferenceOpt = None,
 ) -> None:
     """Sample N responses per prompt from the policy and keep the best by implicit reward
     β·log π/π_ref (best-of-N), or accept by statistical rejection sampling (rso).
@@ -351,7 +381,7 @@ def bon_command(
 
     if n < 1:
         raise typer.BadParameter("--n must be ≥ 1", param_hint="--n")
-    model, tokenizer, reference, info = _load_run(run)
+    model, tokenizer, reference, info = _load_run(run, reference_dir)
     if reference is None:
         raise ModelFileError(f"{run}: no reference model recorded; cannot score")
     dataset = load(data, fmt)
