@@ -23,14 +23,10 @@ pytest.importorskip("uvicorn")
 pytest.importorskip("prometheus_client")
 httpx = pytest.importorskip("httpx")
 
-from serve_models import build_models  # noqa: E402
+from serve_models import MAX_BODY_BYTES, MAX_ITEMS, MAX_TEXT_CHARS, build_models  # noqa: E402
 
 TOKEN_ENV = "PREFKIT_SERVE_TEST_TOKEN"
 TOKEN = "test-token-0123456789"
-#: limits the server runs under (tests/serve/test_security_limits.py exceeds them)
-MAX_ITEMS = 64
-MAX_TEXT_CHARS = 5000
-MAX_BODY_BYTES = 200_000
 START_TIMEOUT_S = 90.0
 
 

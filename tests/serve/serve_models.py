@@ -5,7 +5,30 @@ from __future__ import annotations
 from pathlib import Path
 
 import prefkit
+from prefkit import PreferenceDataset
 from prefkit.data.simulate import simulate_items, simulate_texts, simulate_users
+
+#: limits the test server runs under (tests/serve/test_security_limits.py exceeds them)
+MAX_ITEMS = 64
+MAX_TEXT_CHARS = 5000
+MAX_BODY_BYTES = 200_000
+
+ITEMS = [f"item_{k:02d}" for k in range(6)]
+PAIRS = [(a, b) for a in ITEMS for b in ITEMS if a != b]
+
+
+def pairs_dataset(pairs, users=None, texts=False, prompts=None) -> PreferenceDataset:
+    """The reference dataset, built independently of the server (outcome 'a' everywhere)."""
+    rows = []
+    for k, (a, b) in enumerate(pairs):
+        row = ({"a": "x", "b": "y", "a_text": a, "b_text": b} if texts else {"a": a, "b": b})
+        row["winner"] = "a"
+        if users is not None:
+            row["user_id"] = users[k]
+        if prompts is not None:
+            row["prompt"] = prompts[k]
+        rows.append(row)
+    return PreferenceDataset.from_records(rows)
 
 
 def items_data():

@@ -7,7 +7,7 @@ import re
 import time
 
 import numpy as np
-from test_endpoints import PAIRS, pairs_dataset
+from serve_models import PAIRS, pairs_dataset
 
 
 def histogram(text: str, name: str, labels: str) -> dict[str, float]:

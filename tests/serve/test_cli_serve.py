@@ -52,3 +52,46 @@ def test_duplicate_names_and_missing_directory(model_dirs, tmp_path):
     missing = run(["-m", "prefkit", "serve", str(tmp_path / "nothing-here")])
     assert missing.returncode == 2 and missing.stderr.startswith("error:")
     assert "Traceback" not in missing.stderr
+
+
+def test_token_file_any_listed_token_and_clean_shutdown(model_dirs, serve_env, tmp_path):
+    """The fixed contract: ``--token-file`` (one token per line), /health open, SIGTERM exits."""
+    import signal
+    import time
+
+    import httpx
+    from conftest import free_port
+
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text("first-token\n\n  second-token  \n", encoding="utf-8")
+    port = free_port()
+    log = tmp_path / "server.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "prefkit", "serve", str(model_dirs["bt"]), "--port",
+             str(port), "--token-file", str(tokens)], stdout=sink, stderr=subprocess.STDOUT,
+            env=serve_env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        body = {"items": ["item_00"]}
+        assert httpx.post(f"{url}/v1/score", json=body).status_code == 401
+        for token in ("first-token", "second-token"):
+            reply = httpx.post(f"{url}/v1/score", json=body,
+                               headers={"Authorization": f"Bearer {token}"})
+            assert reply.status_code == 200 and len(reply.json()["rewards"]) == 1
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert "Application shutdown complete" in log.read_text(errors="replace")
+    assert "first-token" not in log.read_text(errors="replace")

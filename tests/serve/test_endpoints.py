@@ -3,25 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-
-from prefkit import PreferenceDataset
-
-ITEMS = [f"item_{k:02d}" for k in range(6)]
-PAIRS = [(a, b) for a in ITEMS for b in ITEMS if a != b]
-
-
-def pairs_dataset(pairs, users=None, texts=False, prompts=None) -> PreferenceDataset:
-    """The reference dataset, built independently of the server (outcome 'a' everywhere)."""
-    rows = []
-    for k, (a, b) in enumerate(pairs):
-        row = ({"a": "x", "b": "y", "a_text": a, "b_text": b} if texts else {"a": a, "b": b})
-        row["winner"] = "a"
-        if users is not None:
-            row["user_id"] = users[k]
-        if prompts is not None:
-            row["prompt"] = prompts[k]
-        rows.append(row)
-    return PreferenceDataset.from_records(rows)
+from serve_models import ITEMS, PAIRS, pairs_dataset
 
 
 def test_health_and_models_list(server):

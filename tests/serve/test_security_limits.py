@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from conftest import MAX_BODY_BYTES, MAX_ITEMS, MAX_TEXT_CHARS
+from serve_models import MAX_BODY_BYTES, MAX_ITEMS, MAX_TEXT_CHARS
 
 
 @pytest.mark.parametrize("token", [None, "wrong-token", "test-token"])
@@ -94,7 +93,7 @@ def test_malformed_get_reward_is_4xx_one_line(server, payload):
     with server.client() as client:
         reply = client.post("/get_reward", content=payload,
                             headers={"Content-Type": "application/json"})
-    assert 400 <= reply.status_code < 500, reply.text
+    assert reply.status_code == 422, reply.text  # the fixed contract: malformed → 422
     assert set(reply.json()) <= {"error", "field"} and "\n" not in reply.text
 
 

@@ -285,6 +285,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, err: StarletteHTTPException) -> JSONResponse:
+        if err.status_code == 400:  # FastAPI could not parse the body (e.g. nested too deeply)
+            return _error(422, f"malformed JSON: {err.detail}")
         return _error(err.status_code, str(err.detail), headers=getattr(err, "headers", None))
 
     @app.exception_handler(PrefkitError)
