@@ -150,3 +150,15 @@ def test_guarded_once(path: str) -> None:
         guards += getattr(func, "__code__", None) is GUARD_CODE
         func = getattr(func, "__wrapped__", None)
     assert guards == 1, f"{path}: error guard applied {guards} times"
+
+
+@pytest.mark.parametrize("path", COMMAND_PATHS)
+def test_every_command_with_format_also_takes_a_column_mapping(path: str) -> None:
+    """A command that reads a preference file (it has --format) reads any table via --map."""
+    names = options(dict(walk())[path])
+    if "--format" in names and path not in MAP_EXCEPTIONS:
+        assert {"--map", "--label-map"} <= set(names), path
+
+
+#: recorded judge files have their own layouts (``--format fastchat-pair`` …), not tables
+MAP_EXCEPTIONS = {"prefkit judge analyze", "prefkit judge battles"}

@@ -18,7 +18,16 @@ import typer
 
 from prefkit.cli._common import about, echo_json, guard, load, out_console
 from prefkit.cli._eval import DEFAULT_MIN_GROUP_SIZE, ByOption, MinGroupSizeOption
-from prefkit.cli.options import ForceOpt, FormatOpt, SeedOpt, json_flag, out_dir, out_file
+from prefkit.cli.options import (
+    ForceOpt,
+    FormatOpt,
+    LabelMapOpt,
+    MapOpt,
+    SeedOpt,
+    json_flag,
+    out_dir,
+    out_file,
+)
 from prefkit.errors import DataError, ModelFileError
 
 align_app = typer.Typer(
@@ -157,6 +166,8 @@ def train_command(
         "--loss-param", help="A loss hyper-parameter as NAME=VALUE, repeatable (e.g. kto "
         "desirable_weight=1.33, cdpo label_smoothing=0.1).")] = None,
     fmt: FormatOpt = "auto",
+    mapping: MapOpt = None,
+    label_map: LabelMapOpt = None,
     as_json: Annotated[bool, json_flag("Print the final step as JSON.")] = False,
 ) -> None:
     """Train a policy on DATA with a direct preference loss; write it to OUT/policy.
@@ -181,7 +192,7 @@ def train_command(
                                  "share of every micro-batch)", param_hint="--batch-size")
     if beta <= 0:
         raise typer.BadParameter("--beta must be > 0", param_hint="--beta")
-    dataset = load(data, fmt)
+    dataset = load(data, fmt, mapping=mapping, label_map=label_map)
     main_process = os.environ.get("RANK", "0") in ("", "0")
     if main_process:  # one process checks (and with --force clears) OUT
         check_run_directory(out, resume=resume, force=force,
@@ -305,6 +316,8 @@ def eval_command(
     run: Annotated[Path, typer.Argument(help="Run directory written by 'prefkit align train'.")],
     data: DataArg,
     fmt: FormatOpt = "auto",
+    mapping: MapOpt = None,
+    label_map: LabelMapOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object: "
                                           + ", ".join(EVAL_JSON_KEYS))] = False,
     by: ByOption = None,
@@ -319,7 +332,7 @@ def eval_command(
     from prefkit.cli._eval import group_column, grouped_report
 
     model, tokenizer, reference, info = _load_run(run, reference_dir)
-    dataset = load(data, fmt)
+    dataset = load(data, fmt, mapping=mapping, label_map=label_map)
     if by is not None:
         group_column(dataset, by, os.fspath(data))
     cfg = info["config"]
@@ -364,6 +377,8 @@ def bon_command(
     seed: SeedOpt = 0,
     out: Annotated[Path | None, out_file("JSONL file (default stdout).")] = None,
     fmt: FormatOpt = "auto",
+    mapping: MapOpt = None,
+    label_map: LabelMapOpt = None,
     reference_dir: ReferenceOpt = None,
 ) -> None:
     """Sample N responses per prompt from the policy and keep the best by implicit reward
@@ -384,7 +399,7 @@ def bon_command(
     model, tokenizer, reference, info = _load_run(run, reference_dir)
     if reference is None:
         raise ModelFileError(f"{run}: no reference model recorded; cannot score")
-    dataset = load(data, fmt)
+    dataset = load(data, fmt, mapping=mapping, label_map=label_map)
     if not dataset.has("prompt"):
         raise DataError("no prompts", source=os.fspath(data), field="prompt")
     prompts = list(dict.fromkeys(p for p in dataset.column("prompt") if p is not None))

@@ -206,6 +206,8 @@ def adapt_command(
     out: Annotated[Path, out_dir("Directory for the adapted model.")],
     force: ForceOpt = False,
     fmt: FormatOpt = "auto",
+    mapping: MapOpt = None,
+    label_map: LabelMapOpt = None,
 ) -> None:
     """Fit only the users' own weights/latents from FILE; save the result to --out.
 
@@ -216,7 +218,7 @@ def adapt_command(
     if not hasattr(model, "adapt"):
         raise DataError(f"{type(model).__name__} has no per-user parameters to adapt "
                         "(it predicts new users from their covariates)", source=str(model_dir))
-    ds = _read(user_data, fmt)
+    ds = _read(user_data, fmt, mapping, label_map)
     if ds.kind == "rating":
         ds = _as_model_input(ds, "bt-mixture")
     with about(user_data):
@@ -233,6 +235,8 @@ def eval_command(
     by: ByOption = None,
     min_group_size: MinGroupSizeOption = DEFAULT_MIN_GROUP_SIZE,
     fmt: FormatOpt = "auto",
+    mapping: MapOpt = None,
+    label_map: LabelMapOpt = None,
 ) -> None:
     """Accuracy, log-loss, ECE (a/b-symmetric) and the worst user's accuracy on FILE.
 
@@ -245,7 +249,7 @@ def eval_command(
     from prefkit.plural._base import user_labels
 
     model = _load(model_dir)
-    ds = _read(data, fmt)
+    ds = _read(data, fmt, mapping, label_map)
     if ds.kind != "pairwise":
         ds = ds.to_pairs()
     if by is not None:

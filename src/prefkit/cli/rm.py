@@ -14,18 +14,19 @@ from typing import Annotated, Any
 
 import typer
 
-from prefkit.cli._common import about
+from prefkit.cli._common import about, load
 from prefkit.cli._eval import DEFAULT_MIN_GROUP_SIZE, ByOption, MinGroupSizeOption
 from prefkit.cli.options import (
     ForceOpt,
     FormatOpt,
     JsonOpt,
+    LabelMapOpt,
+    MapOpt,
     SeedOpt,
     TieModelOpt,
     out_dir,
     out_file,
 )
-from prefkit.data import read
 from prefkit.data.io import atomic_path
 from prefkit.encode.relevance import DEFAULT_INPUTS
 from prefkit.errors import DataError
@@ -65,9 +66,11 @@ class Inputs(str, Enum):
 HEAD_NAMES = tuple(h.value for h in Head)
 
 
-def _pairs(path: Path, fmt: str, *, keep_ratings: bool = False) -> Any:
+def _pairs(
+    path: Path, fmt: str, *, keep_ratings: bool = False, mapping: Any = None, label_map: Any = None
+) -> Any:
+    ds = load(path, fmt, mapping=mapping, label_map=label_map)
     with about(path):
-        ds = read(str(path), format=fmt)
         if ds.kind == "pairwise" or (keep_ratings and ds.kind == "rating"):
             return ds
         return ds.to_pairs()
@@ -148,6 +151,8 @@ def train(
                      "('length' = response length, computed when the data lack it)."),
     ] = None,
     fmt: FormatOption = "auto",
+    mapping: MapOpt = None,
+    label_map: LabelMapOpt = None,
 ) -> None:
     """Train a reward model on DATA and save it to --out.
 
@@ -163,7 +168,7 @@ def train(
     if finetune:
         from prefkit.reward import TransformerRewardModel
 
-        ds = _pairs(data, fmt)
+        ds = _pairs(data, fmt, mapping=mapping, label_map=label_map)
         with about(data):
             require_texts(ds)
             if margin and "margin" not in ds.columns:
@@ -184,7 +189,8 @@ def train(
     else:
         from prefkit.reward import RewardModel
 
-        ds = _pairs(data, fmt, keep_ratings=head == "multi")
+        ds = _pairs(data, fmt, keep_ratings=head == "multi", mapping=mapping,
+                    label_map=label_map)
         with about(data):
             require_texts(ds)
         if margin and ds.kind == "pairwise" and "margin" not in ds.columns:
@@ -209,7 +215,10 @@ def train(
         with about(data):
             model = RewardModel(_encoder(encoder), head, inputs=inputs, **opts).fit(ds)
         what = f"{head} head"
-    held_out = _pairs(validation, fmt) if validation is not None else None
+    held_out = (
+        None if validation is None
+        else _pairs(validation, fmt, mapping=mapping, label_map=label_map)
+    )
     lines: list[str] = []
     if not finetune:
         with about(validation or data):
@@ -255,6 +264,8 @@ def evaluate_command(
         "--plot", help="Write a reliability diagram (PNG/PDF/SVG by suffix; a/b-symmetric, "
         "like the ECE).")] = None,
     fmt: FormatOption = "auto",
+    mapping: MapOpt = None,
+    label_map: LabelMapOpt = None,
 ) -> None:
     """Accuracy, log-loss and ECE (a/b-symmetric) of a saved reward model on DATA.
 
@@ -263,7 +274,7 @@ def evaluate_command(
     from prefkit.cli._eval import echo_report, group_column, model_report
 
     model = _load(model_dir)
-    ds = _pairs(data, fmt)
+    ds = _pairs(data, fmt, mapping=mapping, label_map=label_map)
     if by is not None:
         group_column(ds, by, str(data))
     with about(data):
@@ -291,6 +302,8 @@ def score_command(
     encoder: Annotated[Path | None, typer.Option(
         help="Encoder directory to use (overrides the one saved with the model).")] = None,
     fmt: FormatOption = "auto",
+    mapping: MapOpt = None,
+    label_map: LabelMapOpt = None,
 ) -> None:
     """Write r_a, r_b (scalar models) and P(a ≻ b) for every record of DATA.
 
@@ -299,7 +312,7 @@ def score_command(
     import numpy as np
 
     model = _load(model_dir, encoder)
-    ds = _pairs(data, fmt)
+    ds = _pairs(data, fmt, mapping=mapping, label_map=label_map)
     with about(data):
         full = (
             model.predict_outcome_proba(ds)
