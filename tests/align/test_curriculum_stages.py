@@ -113,7 +113,8 @@ def test_cli_curriculum_trains_stages_and_leaves_an_evaluable_run(tiny_dir: Path
     assert (out / "stages" / "stage-1" / "policy").is_dir()
     pairs = tmp_path / "pairs.jsonl"
     curriculum_pairs(_rated()).write(str(pairs))
-    res = runner.invoke(align_app, ["eval", str(out), str(pairs), "--json"])
+    res = runner.invoke(align_app, ["eval", str(out), str(pairs), "--json",
+                                    "--reference", str(tiny_dir)])
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["n"] == 16
     plain = tmp_path / "plain.jsonl"

@@ -129,13 +129,15 @@ def test_cli_train_eval_bon(tiny_dir: Path, tmp_path: Path) -> None:
                                     "--batch-size", "4", "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["steps"] == 6
-    res = runner.invoke(align_app, ["eval", str(out), str(data), "--json"])
+    # the base lies outside the run: it is followed only when passed explicitly
+    res = runner.invoke(align_app, ["eval", str(out), str(data), "--json",
+                                    "--reference", str(tiny_dir)])
     assert res.exit_code == 0, res.output
     result = json.loads(res.stdout)
     assert set(result) == {"implicit_reward_accuracy", "ranking_accuracy", "loss", "n"}
     assert result["n"] == 16 and result["implicit_reward_accuracy"] > 0.8
     res = runner.invoke(align_app, ["bon", str(out), str(data), "--n", "3", "--max-prompts",
-                                    "2", "--max-new-tokens", "8"])
+                                    "2", "--max-new-tokens", "8", "--reference", str(tiny_dir)])
     assert res.exit_code == 0, res.output
     lines = [json.loads(x) for x in res.stdout.strip().splitlines()]
     assert len(lines) == 2 and all(len(x["candidates"]) == 3 for x in lines)

@@ -131,7 +131,8 @@ def test_cli_trains_and_evaluates_unpaired_kto(tiny_dir: Path, tmp_path: Path) -
     assert json.loads(res.output)["steps"] == 2
     config = json.loads((out / "align_config.json").read_text())["config"]
     assert config["loss_params"] == {"desirable_weight": 1.2}
-    res = runner.invoke(align_app, ["eval", str(out), str(data), "--json"])
+    res = runner.invoke(align_app, ["eval", str(out), str(data), "--json",
+                                    "--reference", str(tiny_dir)])
     assert res.exit_code == 0, res.output
     result = json.loads(res.output)
     assert result["n"] == 16 and 0.0 <= result["implicit_reward_accuracy"] <= 1.0

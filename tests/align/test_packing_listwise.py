@@ -224,7 +224,8 @@ def test_cli_listwise_and_packing(tiny_dir: Path, tmp_path: Path) -> None:
     rec = json.loads(res.output)
     assert rec["steps"] == 2 and np.isfinite(rec["loss"])
     assert json.loads((out / "align_config.json").read_text())["config"]["packing"] is True
-    res = runner.invoke(align_app, ["eval", str(out), str(data), "--json"])
+    res = runner.invoke(align_app, ["eval", str(out), str(data), "--json",
+                                    "--reference", str(tiny_dir)])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["n"] == 8 * 6
     # ranking data without texts, and rating data: one error line, exit status 2

@@ -98,6 +98,7 @@ def test_align_eval_by_column(tmp_path):
                                     "--batch-size", "4", "--json"])
     assert res.exit_code == 0, res.output
     res = runner.invoke(align_app, ["eval", str(tmp_path / "run"), str(data), "--json",
+                                    "--reference", str(base),
                                     "--by", "source", "--min-group-size", "5"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)

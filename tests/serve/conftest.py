@@ -8,7 +8,6 @@ variable), waits for ``GET /health`` and terminates the process at the end.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -23,7 +22,13 @@ pytest.importorskip("uvicorn")
 pytest.importorskip("prometheus_client")
 httpx = pytest.importorskip("httpx")
 
-from serve_models import MAX_BODY_BYTES, MAX_ITEMS, MAX_TEXT_CHARS, build_models  # noqa: E402
+from serve_models import (  # noqa: E402
+    MAX_BODY_BYTES,
+    MAX_ITEMS,
+    MAX_TEXT_CHARS,
+    build_models,
+    free_port,
+)
 
 TOKEN_ENV = "PREFKIT_SERVE_TEST_TOKEN"
 TOKEN = "test-token-0123456789"
@@ -47,12 +52,6 @@ class Server:
         return httpx.AsyncClient(base_url=self.url, timeout=timeout,
                                  headers={"Authorization": f"Bearer {self.token}"},
                                  limits=httpx.Limits(max_connections=64))
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import prefkit
@@ -62,3 +63,10 @@ def build_models(root: Path, *, reward: bool = True) -> dict[str, Path]:
     for name, model in fitted.items():
         out[name] = prefkit.save(model, root / name)
     return out
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -60,7 +60,7 @@ def test_token_file_any_listed_token_and_clean_shutdown(model_dirs, serve_env, t
     import time
 
     import httpx
-    from conftest import free_port
+    from serve_models import free_port
 
     tokens = tmp_path / "tokens.txt"
     tokens.write_text("first-token\n\n  second-token  \n", encoding="utf-8")
@@ -80,6 +80,7 @@ def test_token_file_any_listed_token_and_clean_shutdown(model_dirs, serve_env, t
                     break
             except httpx.TransportError:
                 time.sleep(0.2)
+        assert httpx.get(f"{url}/health").json()["status"] == "ok"  # open without a token
         body = {"items": ["item_00"]}
         assert httpx.post(f"{url}/v1/score", json=body).status_code == 401
         for token in ("first-token", "second-token"):

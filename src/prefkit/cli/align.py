@@ -59,11 +59,12 @@ def _quiet() -> None:
 
 def _loss_name(name: str) -> str:
     from prefkit.align.losses import get_loss
+    from prefkit.cli._common import fail
 
     try:
         spec = get_loss(name)
-    except KeyError as err:
-        raise typer.BadParameter(str(err.args[0]), param_hint="--loss") from None
+    except KeyError as err:  # one line (exit 2) listing every registered name (issue 19)
+        fail(f"--loss: {err.args[0]}")
     if spec.kind not in ("pairwise", "listwise"):
         raise typer.BadParameter(f"{name!r} is a {spec.kind} loss; the trainer takes pairwise "
                                  "and listwise ones", param_hint="--loss")

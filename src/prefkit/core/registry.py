@@ -31,4 +31,7 @@ KNOWN_CLASSES: dict[str, str] = {
     # align — policies
     "align.DPOPolicy": "prefkit.align.policy:DPOPolicy",
     "judge.RecordedJudge": "prefkit.judge.recorded:RecordedJudge",
+    # quality — annotator reliability
+    "quality.CrowdBT": "prefkit.quality.crowd_bt:CrowdBT",
+    "quality.DawidSkene": "prefkit.quality.dawid_skene:DawidSkene",
 }

@@ -96,6 +96,7 @@ def group_comparisons(dataset: Any, annotators: list[str] | None = None) -> Comp
     label[have & (y > 0.5)] = A
     label[have & (y < 0.5)] = B
     label[have & ((y == 0.5) | tie)] = TIE
+    label[~(w > 0)] = NONE  # a record of weight 0 carries no vote
     raw = annotator_labels(dataset)
     if annotators is None:
         codes, uniques = pd.factorize(raw, sort=True)

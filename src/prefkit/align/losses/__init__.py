@@ -21,6 +21,14 @@ kto                :func:`~.kto.kto_pair_loss` (paired form)    Ethayarajh et al
 rpo                DPO + NLL (:func:`~.nll.add_nll`)            Pang et al. 2024
 plackett_luce      :func:`~.listwise.plackett_luce_loss`        Rafailov et al. 2023 (App. A.3)
 lipo               :func:`~.listwise.lipo_lambda_loss`          Liu et al. 2024
+ln_dpo             :func:`~.ln_dpo.ln_dpo_loss`                 Ahrabian et al. 2024
+tpo                :func:`~.tpo.tpo_loss`                       Saeidi et al. 2024
+copg               :func:`~.copg.copg_loss`                     Flet-Berliac et al. 2024
+sparsepo           :func:`~.sparsepo.sparsepo_loss` (seq.)      Christopoulou et al. 2024
+rationale_dpo      :func:`~.rationale_dpo.rationale_dpo_loss`   Just et al. 2024
+modpo              :func:`~.modpo.modpo_loss`                   Zhou et al. 2024
+smpo               :func:`~.smpo.smpo_loss`                     SmPO-Diffusion 2025
+ranklist           :func:`~.ranklist.ranklist_loss`             RankList 2025
 =================  ===========================================  ================================
 """
 
@@ -37,16 +45,24 @@ from prefkit.align.curriculum import (  # data ordering; re-exported here for on
     curriculum_stages,
 )
 from prefkit.align.losses._common import LossOutput
+from prefkit.align.losses.copg import copg_loss
 from prefkit.align.losses.cpo import cpo_loss
 from prefkit.align.losses.dpo import cdpo_loss, dpo_loss, soft_dpo_loss
 from prefkit.align.losses.hinge import hinge_loss
 from prefkit.align.losses.ipo import ipo_loss
 from prefkit.align.losses.kto import kto_loss, kto_pair_loss, kto_reference_point
 from prefkit.align.losses.listwise import lambda_weights, lipo_lambda_loss, plackett_luce_loss
+from prefkit.align.losses.ln_dpo import ln_dpo_loss
+from prefkit.align.losses.modpo import modpo_loss
 from prefkit.align.losses.nll import add_nll, nll_loss
 from prefkit.align.losses.orpo import odds_ratio_term, orpo_loss
+from prefkit.align.losses.ranklist import ranklist_loss
+from prefkit.align.losses.rationale_dpo import rationale_dpo_loss
 from prefkit.align.losses.robust import robust_dpo_loss
 from prefkit.align.losses.simpo import simpo_loss
+from prefkit.align.losses.smpo import preference_strength, smpo_loss
+from prefkit.align.losses.sparsepo import sparsepo_loss, sparsepo_token_loss
+from prefkit.align.losses.tpo import tpo_loss
 
 
 @dataclass(frozen=True)
@@ -100,6 +116,13 @@ INPUT_NAMES = frozenset(
         "labels",
         "mask",
         "desirable",
+        "reward_margin",
+        "margin_chosen",
+        "margin_rejected",
+        "rationale_logps",
+        "rationale_lengths",
+        "gold_logps",
+        "gold_lengths",
     }
 )
 
@@ -117,6 +140,14 @@ _SPECS = [
     LossSpec("rpo", dpo_loss, nll_coef=1.0),
     LossSpec("plackett_luce", plackett_luce_loss, kind="listwise"),
     LossSpec("lipo", lipo_lambda_loss, kind="listwise"),
+    LossSpec("ln_dpo", ln_dpo_loss),
+    LossSpec("tpo", tpo_loss, needs_reference=False),
+    LossSpec("copg", copg_loss),
+    LossSpec("sparsepo", sparsepo_loss),
+    LossSpec("rationale_dpo", rationale_dpo_loss),
+    LossSpec("modpo", modpo_loss),
+    LossSpec("smpo", smpo_loss),
+    LossSpec("ranklist", ranklist_loss, kind="listwise"),
 ]
 LOSSES: dict[str, LossSpec] = {spec.name: spec for spec in _SPECS}
 ALIASES: dict[str, str] = {
@@ -125,6 +156,8 @@ ALIASES: dict[str, str] = {
     "slic": "hinge",
     "pl": "plackett_luce",
     "lipo_lambda": "lipo",
+    "lndpo": "ln_dpo",
+    "rationale": "rationale_dpo",
 }
 
 
@@ -155,6 +188,7 @@ __all__ = [
     "LossSpec",
     "add_nll",
     "cdpo_loss",
+    "copg_loss",
     "cpo_loss",
     "curriculum_order",
     "curriculum_pairs",
@@ -168,13 +202,22 @@ __all__ = [
     "kto_reference_point",
     "lambda_weights",
     "lipo_lambda_loss",
+    "ln_dpo_loss",
     "loss_names",
+    "modpo_loss",
     "nll_loss",
     "odds_ratio_term",
     "orpo_loss",
     "plackett_luce_loss",
+    "preference_strength",
+    "ranklist_loss",
+    "rationale_dpo_loss",
     "register_loss",
     "robust_dpo_loss",
     "simpo_loss",
+    "smpo_loss",
     "soft_dpo_loss",
+    "sparsepo_loss",
+    "sparsepo_token_loss",
+    "tpo_loss",
 ]

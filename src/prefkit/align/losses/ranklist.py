@@ -1,6 +1,6 @@
 """RankList: a listwise generalisation of RankNet with a log-sum-exp over lower-ranked items.
 
-Wu et al. 2025, "RankList: Listwise Preference Learning for Subjective Preferences".  For a list
+"RankList: Listwise Preference Learning for Subjective Preferences" (2025).  For a list
 ordered best first, y_1 ≻ y_2 ≻ … ≻ y_K, with scores s_k, RankNet's pairwise loss
 −Σ_{i<j} log σ(s_i − s_j) asks every item to beat every lower one; RankList replaces the product
 of those pairwise probabilities by a smooth bound over all lower-ranked items at once:

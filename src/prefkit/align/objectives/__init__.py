@@ -20,6 +20,7 @@ from typing import Any
 from prefkit.align.config import AlignConfig
 from prefkit.align.losses import LossSpec
 from prefkit.align.objectives.base import MicroBatch, Objective, Runtime
+from prefkit.align.objectives.extras import ExtrasObjective, needs_extras
 from prefkit.align.objectives.kto_reference import MismatchedKL
 from prefkit.align.objectives.listwise import ListwiseObjective
 from prefkit.align.objectives.pairwise import PairwiseObjective
@@ -35,6 +36,8 @@ def objective_class(spec: LossSpec, dataset: Any | None = None) -> type:
                          f"{spec.name!r} is {spec.kind}")
     if spec.name == "kto" and getattr(dataset, "kind", None) == "rating":
         return UnpairedKTO
+    if needs_extras(spec.parameters):
+        return ExtrasObjective
     return PairwiseObjective
 
 

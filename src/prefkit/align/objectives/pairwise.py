@@ -46,9 +46,21 @@ class PairwiseObjective(BaseObjective):
         keep_ties = self.config.keep_ties
         if keep_ties is None:
             keep_ties = "p" in self.spec.parameters
-        return tokenize_pairs(tokenizer, text_pairs(dataset, keep_ties=keep_ties),
-                              max_length=self.config.max_length,
-                              max_prompt_length=self.config.max_prompt_length)
+        pairs = tokenize_pairs(tokenizer, text_pairs(dataset, keep_ties=keep_ties),
+                               max_length=self.config.max_length,
+                               max_prompt_length=self.config.max_prompt_length)
+        return self.attach_extras(tokenizer, dataset, pairs, keep_ties=keep_ties)
+
+    def attach_extras(self, tokenizer: Any, dataset: Any, pairs: TokenPairs, *,
+                      keep_ties: bool) -> TokenPairs:
+        """Per-pair data beyond the texts (none here; see :mod:`.extras`)."""
+        return pairs
+
+    def extra_inputs(self, data: TokenPairs, index: np.ndarray, forward: Any,
+                     device: torch.device, *, pad_id: int,
+                     batch_size: int | None = None) -> dict[str, Any]:
+        """Loss inputs beyond the log-probs for the pairs ``index`` (none here)."""
+        return {}
 
     def reference(self, runtime: Runtime, data: TokenPairs,
                   cache: str | Path | None) -> tuple[torch.Tensor | None, ...]:
@@ -85,6 +97,8 @@ class PairwiseObjective(BaseObjective):
             idx = torch.as_tensor(index)
             inputs["ref_chosen_logps"] = ref_chosen[idx].to(runtime.device)
             inputs["ref_rejected_logps"] = ref_rejected[idx].to(runtime.device)
+        inputs.update(self.extra_inputs(data, index, runtime.forward, runtime.device,
+                                        pad_id=runtime.pad_id))
         if self.kl is not None:
             inputs["z0"] = self.z0(runtime, data, index, micro)
         out = self.spec(beta=cfg.beta, nll_coef=cfg.nll_coef, **cfg.loss_params, **inputs)
@@ -103,9 +117,11 @@ class PairwiseObjective(BaseObjective):
         """``{"implicit_reward_accuracy", "ranking_accuracy", "loss", "n"}`` (+ idealized RA
         with a reference model); reference-free losses judge by their own rewards."""
         cfg, spec = self.config, self.spec
-        pairs = tokenize_pairs(tokenizer, text_pairs(dataset, keep_ties="p" in spec.parameters),
+        keep_ties = "p" in spec.parameters
+        pairs = tokenize_pairs(tokenizer, text_pairs(dataset, keep_ties=keep_ties),
                                max_length=cfg.max_length,
                                max_prompt_length=cfg.max_prompt_length)
+        pairs = self.attach_extras(tokenizer, dataset, pairs, keep_ties=keep_ties)
         pad, bs = _pad_id(tokenizer), cfg.ref_batch_size
         pol = pair_logps(model, pairs, pad_id=pad, batch_size=bs)
         inputs: dict[str, Any] = {
@@ -115,6 +131,11 @@ class PairwiseObjective(BaseObjective):
             "rejected_lengths": pol["rejected_lengths"],
             "p": torch.as_tensor(pairs.p, dtype=torch.float64),
         }
+        from prefkit.align.objectives.extras import no_grad_forward
+
+        inputs.update(self.extra_inputs(pairs, np.arange(len(pairs)), no_grad_forward(model),
+                                        next(model.parameters()).device, pad_id=pad,
+                                        batch_size=bs))
         result: dict[str, Any] = {}
         if reference_model is not None:
             ref = pair_logps(reference_model, pairs, pad_id=pad, batch_size=bs)
