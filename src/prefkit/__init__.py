@@ -14,7 +14,7 @@ from prefkit.errors import DataError, PrefkitError
 if TYPE_CHECKING:
     from prefkit.data import PreferenceDataset, read
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 #: Public names imported on first use (``import prefkit`` stays light, so the CLI starts fast).
 _LAZY = {"PreferenceDataset": "prefkit.data", "read": "prefkit.data"}
