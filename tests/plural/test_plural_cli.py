@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 from plural_helpers import item_groups, text_groups
@@ -21,6 +22,8 @@ def test_train_adapt_eval_mixture(tmp_path):
     res = runner.invoke(app, ["plural", "train", str(tmp_path / "train.jsonl"), "--out",
                               str(tmp_path / "m"), "--components", "3"])
     assert res.exit_code == 0, res.output
+    summary = re.search(r"training accuracy ([0-9.]+), log-loss ([0-9.]+)", res.output)
+    assert summary and float(summary[1]) >= 0.9 and float(summary[2]) < 0.4, res.output
     res = runner.invoke(app, ["plural", "eval", str(tmp_path / "m"), str(tmp_path / "test.jsonl"),
                               "--json"])
     assert res.exit_code == 0, res.output

@@ -192,6 +192,23 @@ def train_command(
     extra = f", {k} component{'' if k == 1 else 's'}" if k is not None else ""
     typer.echo(f"trained {type(estimator).__name__} on {len(ds):,} records of "
                f"{_n_users(ds):,} users{extra} -> {out}")
+    typer.echo(_fit_summary(estimator, ds))
+
+
+def _fit_summary(estimator: Any, ds: Any) -> str:
+    """One line: the fitted model's accuracy and log-loss on its own training records."""
+    import warnings
+
+    from prefkit.evaluate import evaluate
+
+    pairs = ds if ds.kind == "pairwise" else ds.to_pairs()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an undefined metric shows as "n/a" below
+        report = evaluate(estimator, pairs)
+    shown = [f"{name.replace('_', '-')} {report[name]:.3f}" if report.get(name) is not None
+             else f"{name.replace('_', '-')} n/a" for name in ("accuracy", "log_loss")]
+    return f"training {', '.join(shown)} (on {report['n']:,} pairs; use 'plural eval' on " \
+           "held-out data)"
 
 
 # ``fit``: the 0.1 name of ``train``, kept (hidden) for one release
