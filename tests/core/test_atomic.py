@@ -153,3 +153,30 @@ def test_clean_stale_temps_only_old_prefkit_entries(tmp_path):
     removed = clean_stale_temps(tmp_path)
     assert removed == [".prefkit-tmp-old"]
     assert sorted(p.name for p in tmp_path.iterdir()) == [".prefkit-tmp-new.json", "user.tmp"]
+
+
+def test_publish_files_all_or_nothing_and_leaves_other_files(tmp_path):
+    from prefkit.core.atomic import publish_files
+
+    out = tmp_path / "board"
+    out.mkdir()
+    (out / "notes.md").write_text("mine")
+    (out / "a.json").write_text("old")
+
+    def broken(tmp):
+        (tmp / "a.json").write_text("new")
+        raise RuntimeError("plot failed")
+
+    with pytest.raises(RuntimeError):
+        publish_files(broken, out)
+    assert (out / "a.json").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["board"]
+
+    def build(tmp):
+        (tmp / "a.json").write_text("new")
+        (tmp / "b.csv").write_text("x")
+
+    written = publish_files(build, out)
+    assert [p.name for p in written] == ["a.json", "b.csv"]
+    assert (out / "a.json").read_text() == "new" and (out / "notes.md").read_text() == "mine"
+    assert publish_files(build, tmp_path / "new")[0].parent == tmp_path / "new"

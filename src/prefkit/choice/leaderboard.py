@@ -21,8 +21,6 @@ import io
 import json
 import math
 import os
-import shutil
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,8 +38,8 @@ from prefkit.choice.scales import affine, parse_anchor
 from prefkit.choice.thurstone import Thurstone
 from prefkit.choice.uncertainty import bootstrap as run_bootstrap
 from prefkit.choice.uncertainty import rank_intervals, sandwich_intervals
-from prefkit.core.atomic import TEMP_PREFIX
-from prefkit.errors import DataError
+from prefkit.core.atomic import publish_files
+from prefkit.errors import DataError, ModelFileError
 
 MODELS = ("bt", "thurstone", "davidson", "rao-kupper", "pl", "elo")
 OUTPUT_FILES = ("leaderboard.json", "leaderboard.md", "leaderboard.csv")
@@ -160,15 +158,9 @@ class Leaderboard:
         failure (e.g. while plotting) leaves no file behind.  Other files in ``directory`` are
         never touched.
         """
-        final = Path(directory)
-        if final.exists() and not final.is_dir():
-            raise DataError("not a directory", source=str(final))
-        existed = final.is_dir()
-        parent = final if existed else final.absolute().parent
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX + "leaderboard-", dir=parent))
         names = list(OUTPUT_FILES) + (list(PLOT_FILES) if plots else [])
-        try:
+
+        def build(tmp: Path) -> None:
             for name, text in zip(
                 OUTPUT_FILES, (self.to_json() + "\n", self.to_markdown(), self.to_csv()),
                 strict=True,
@@ -179,21 +171,13 @@ class Leaderboard:
 
                 for name, fn in zip(PLOT_FILES, (self.plot_ratings, self.plot_win_matrix),
                                     strict=True):
-                    fig = fn(tmp / name)
-                    plt.close(fig)
-            if existed:
-                for name in names:
-                    os.replace(tmp / name, final / name)
-                tmp.rmdir()
-            else:
-                mask = os.umask(0)
-                os.umask(mask)
-                tmp.chmod(0o777 & ~mask)
-                os.replace(tmp, final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return [final / name for name in names]
+                    plt.close(fn(tmp / name))
+
+        try:
+            publish_files(build, directory)
+        except ModelFileError as err:
+            raise DataError(str(err).split(": ", 1)[-1], source=str(directory)) from None
+        return [Path(directory) / name for name in names]
 
 
 def make_model(

@@ -203,6 +203,34 @@ def publish_dir(
     return path
 
 
+def publish_files(build: Callable[[Path], Any], directory: str | os.PathLike[str]) -> list[Path]:
+    """Write a set of files into ``directory`` all or nothing: ``build(tmp)`` writes them in a
+    temporary directory beside; only when it returns are they moved into place (the directory
+    itself, when it is new).  Other files in ``directory`` are never touched; files of the same
+    names are replaced.  Returns the paths written."""
+    final = Path(directory)
+    if final.is_symlink() or (final.exists() and not final.is_dir()):
+        raise ModelFileError(f"{final}: exists and is not a directory; choose another output")
+    existed = final.is_dir()
+    parent = final if existed else final.absolute().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=parent))
+    try:
+        build(tmp)
+        _normal_modes(tmp)
+        os.chmod(tmp, 0o777 & ~_umask())
+        names = sorted(p.name for p in tmp.iterdir())
+        if existed:
+            for name in names:
+                os.replace(tmp / name, final / name)
+        else:
+            os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return [final / name for name in names]
+
+
 def _normal_modes(root: Path) -> None:
     """Give what prefkit wrote the modes ``open()`` would (some writers, e.g. safetensors, use
     0600 whatever the umask)."""
