@@ -102,6 +102,16 @@ def _policy():
     return policy, texts().filter(np.arange(len(texts())) < 8), {}
 
 
+def _quality(name: str) -> Callable[[], tuple[Any, PreferenceDataset, dict]]:
+    def build():
+        import prefkit.quality as quality
+
+        data = quality.simulate_annotators(n_items=6, n_comparisons=60, seed=5).dataset
+        return getattr(quality, name)().fit(data), data, {}
+
+    return build
+
+
 BUILDERS: dict[str, Callable[[], tuple[Any, PreferenceDataset, dict]]] = {
     "choice.BradleyTerry": _choice("BradleyTerry"),
     "choice.Thurstone": _choice("Thurstone"),
@@ -119,6 +129,8 @@ BUILDERS: dict[str, Callable[[], tuple[Any, PreferenceDataset, dict]]] = {
     "plural.MiCRo": _plural("MiCRo", n_heads=2),
     "plural.MaxMinRLHF": _plural("MaxMinRLHF", n_components=2),
     "align.DPOPolicy": _policy,
+    "quality.CrowdBT": _quality("CrowdBT"),
+    "quality.DawidSkene": _quality("DawidSkene"),
 }
 #: fine-tuned transformers are covered by tests/reward/test_transformer_rm.py (slow); the recorded
 #: LLM judge (fitted on judgments, not simulated data) by tests/judge/test_judge_layers.py

@@ -78,6 +78,12 @@ COMMANDS: dict[str, CommandEntry] = {
         "LLM judges: analyse recorded judgments, turn verdicts into battles.",
         "prefkit judge analyze gpt-4_pair.jsonl --json",
     ),
+    "quality": CommandEntry(
+        "prefkit.cli.quality", "quality_app",
+        "Preference data quality: annotator reliability, what drives preferences, what to "
+        "label next.",
+        "prefkit quality annotators votes.jsonl --json",
+    ),
     "serve": CommandEntry(
         "prefkit.cli.serve", "serve_command",
         "Serve saved models over HTTP: scores, comparisons, OpenRLHF rewards, metrics.",

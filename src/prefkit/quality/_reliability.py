@@ -10,7 +10,8 @@ Flags (``flags`` per annotator):
 
 * ``uncertain`` — fewer than ``min_labels`` labels or an interval wider than 0.4;
 * ``adversary`` — the whole interval lies below ½ (reports the opposite of the truth);
-* ``spammer`` — not uncertain and the interval contains ½ (no better than a coin).
+* ``coin`` — not uncertain and the interval contains ½ (cannot be told from a coin);
+* ``spammer`` — ``coin`` with an interval at most 0.15 wide (known to be close to a coin).
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ def flags_of(eta_low: float, eta_high: float, n: float, min_labels: int) -> list
     if eta_high < 0.5:
         flags.append("adversary")
     elif not uncertain and eta_low <= 0.5 <= eta_high:
-        flags.append("spammer")
+        flags.append("coin")
+        if eta_high - eta_low <= 0.15:
+            flags.append("spammer")
     return flags
 
 
@@ -51,7 +54,7 @@ def annotator_table(annotators: list[str], eta: np.ndarray, low: np.ndarray, hig
         row: dict[str, Any] = {
             "reliability": float(eta[k]),
             "interval": [float(low[k]), float(high[k])],
-            "n": int(round(float(n[k]))),
+            "n": round(float(n[k])),
             "flags": flags_of(float(low[k]), float(high[k]), float(n[k]), min_labels),
         }
         for key, values in extra.items():

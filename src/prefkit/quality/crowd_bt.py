@@ -89,7 +89,8 @@ def _objective(theta: np.ndarray, eta: np.ndarray, c: Comparisons, prior: tuple[
     la = np.bincount(c.comp, c.va * le[c.ann] + c.vb * l1e[c.ann], c.n_comparisons)
     lb = np.bincount(c.comp, c.va * l1e[c.ann] + c.vb * le[c.ann], c.n_comparisons)
     ll = np.logaddexp(log_sigmoid(d) + la, log_sigmoid(-d) + lb).sum()
-    return float(ll + ((prior[0] - 1) * le + (prior[1] - 1) * l1e).sum() - 0.5 * lam * theta @ theta)
+    log_prior = ((prior[0] - 1) * le + (prior[1] - 1) * l1e).sum() - 0.5 * lam * theta @ theta
+    return float(ll + log_prior)
 
 
 @register("quality.CrowdBT")

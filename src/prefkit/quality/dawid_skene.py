@@ -116,7 +116,7 @@ class DawidSkene(PreferenceEstimator):
         return self
 
     def predict_outcome_proba(self, dataset: Any) -> np.ndarray:
-        """(n, 3): posterior (P(a), P(b), P(tie)) of each record's comparison, record orientation."""
+        """(n, 3): posterior (P(a), P(b), P(tie)) of each record's comparison (its orientation)."""
         self.check_fitted()
         c = group_comparisons(dataset, annotators=self.annotators_)
         # annotators not seen in fit: an uninformative confusion (every report equally likely)

@@ -45,19 +45,22 @@ def _fit_logistic(X: np.ndarray, y: np.ndarray, w: np.ndarray, lam: float) -> np
 
 
 def property_effects(dataset: Any, *, n_bootstrap: int = 200, level: float = 0.95,
-                     l2: float = 1e-3, seed: int = 0,
+                     l2: float = 1e-3, seed: int = 0, min_nonzero: int = 20,
                      diffs: pd.DataFrame | None = None) -> dict[str, Any]:
-    """``{"n", "intercept": {...}, "effects": {property: {"coef", "interval", "sd"}}}``."""
+    """``{"n", "intercept": {...}, "effects": {property: {"coef", "interval", "sd",
+    "nonzero"}}, "skipped": [...]}`` — a property whose a − b difference is non-zero in fewer
+    than ``min_nonzero`` records is skipped (its bootstrap interval would be meaningless)."""
     diffs = property_differences(dataset) if diffs is None else diffs
     y = np.asarray(dataset.outcomes(), dtype=float)
     w = np.asarray(dataset.weights(), dtype=float)
     ok = ~np.isnan(y)
     sd = diffs.std(ddof=0).to_numpy(float)
-    names = [n for n, s in zip(diffs.columns, sd, strict=True) if s > 0]
+    nonzero = (diffs.to_numpy(float)[ok] != 0).sum(axis=0)
+    keep = (sd > 0) & (nonzero >= min_nonzero)
+    names = [n for n, k in zip(diffs.columns, keep, strict=True) if k]
     if not ok.any():
         raise DataError("no record has an outcome", source=dataset.name, field="winner")
-    Z = diffs[names].to_numpy(float) / np.array([s for s in sd if s > 0]) if names else \
-        np.zeros((len(dataset), 0))
+    Z = diffs[names].to_numpy(float) / sd[keep] if names else np.zeros((len(dataset), 0))
     X = np.column_stack([np.ones(len(dataset)), Z])[ok]
     y, w = y[ok], w[ok]
     beta = _fit_logistic(X, y, w, l2)
@@ -80,7 +83,8 @@ def property_effects(dataset: Any, *, n_bootstrap: int = 200, level: float = 0.9
 
     effects = {}
     for k, name in enumerate(names, start=1):
-        effects[name] = {**entry(k), "sd": float(sd[list(diffs.columns).index(name)])}
+        effects[name] = {**entry(k), "sd": float(sd[list(diffs.columns).index(name)]),
+                         "nonzero": int((diffs[name].to_numpy()[ok] != 0).sum())}
     return {"n": int(ok.sum()), "intercept": entry(0), "effects": effects,
             "skipped": [n for n in diffs.columns if n not in names]}
 

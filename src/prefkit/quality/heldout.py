@@ -61,4 +61,20 @@ def heldout_agreement(dataset: Any, make_model: Callable[[], Any], seed: int = 0
     if truth is not None:
         said_a = np.asarray(truth, dtype=bool)[held]
     return {"model": _score(p_model, said_a), "majority": _score(p_major, said_a),
-            "n": int(len(held))}
+            "n": len(held)}
+
+
+def majority_agreement(dataset: Any) -> dict[str, dict[str, float]]:
+    """The simplest per-annotator baseline: the share of an annotator's decisive labels that agree
+    with the majority of the *other* annotators of the same comparison (where that majority is
+    decisive).  ``{annotator: {"agreement": share or None, "n": labels compared}}``."""
+    c = group_comparisons(dataset)
+    own = c.va - c.vb
+    others = np.bincount(c.comp, own, c.n_comparisons)[c.comp] - own
+    usable = (c.label != NONE) & (c.label != TIE) & (others != 0)
+    agree = usable & (np.sign(others) == np.sign(own))
+    n_ann = len(c.annotators)
+    n = np.bincount(c.ann[usable], minlength=n_ann)
+    hits = np.bincount(c.ann[agree], minlength=n_ann)
+    return {name: {"agreement": float(hits[k] / n[k]) if n[k] else None, "n": int(n[k])}
+            for k, name in enumerate(c.annotators)}

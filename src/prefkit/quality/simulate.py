@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from prefkit.core.mathfn import sigmoid
 from prefkit.data.schema import PreferenceDataset
 
 
@@ -46,7 +47,7 @@ def simulate_annotators(
     theta -= theta.mean()
     i = rng.integers(0, n_items, n_comparisons)
     j = (i + rng.integers(1, n_items, n_comparisons)) % n_items
-    truth = (rng.random(n_comparisons) < 1.0 / (1.0 + np.exp(-(theta[i] - theta[j])))).astype(int)
+    truth = (rng.random(n_comparisons) < sigmoid(theta[i] - theta[j])).astype(int)
     rows, comp = [], []
     per = min(per_comparison, len(names))
     for c in range(n_comparisons):
@@ -59,3 +60,29 @@ def simulate_annotators(
             comp.append(c)
     ds = PreferenceDataset.from_records(rows, name="simulated-annotators")
     return AnnotatedSimulation(ds, theta, dict(eta), truth, np.array(comp))
+
+
+@dataclass
+class FlipSimulation:
+    """A simulated pairwise dataset with a known set of flipped labels."""
+
+    dataset: PreferenceDataset
+    theta: np.ndarray
+    flipped: np.ndarray  # (n_records,) True where the label was flipped
+
+
+def simulate_flips(n_items: int = 30, n_comparisons: int = 3000, flip_rate: float = 0.2,
+                   spread: float = 3.0, seed: int = 0) -> FlipSimulation:
+    """Bradley–Terry outcomes (true strengths N(0, spread²)) with a share ``flip_rate`` of the
+    labels swapped at random — the noise model of robust DPO (Chowdhury et al. 2024)."""
+    rng = np.random.default_rng(seed)
+    theta = rng.normal(0.0, spread, n_items)
+    i = rng.integers(0, n_items, n_comparisons)
+    j = (i + rng.integers(1, n_items, n_comparisons)) % n_items
+    a_wins = rng.random(n_comparisons) < sigmoid(theta[i] - theta[j])
+    flipped = rng.random(n_comparisons) < flip_rate
+    a_wins ^= flipped
+    rows = [{"a": f"i{i[r]}", "b": f"i{j[r]}", "winner": "a" if a_wins[r] else "b"}
+            for r in range(n_comparisons)]
+    ds = PreferenceDataset.from_records(rows, name="simulated-flips")
+    return FlipSimulation(ds, theta, flipped)

@@ -29,6 +29,8 @@ rationale_dpo      :func:`~.rationale_dpo.rationale_dpo_loss`   Just et al. 2024
 modpo              :func:`~.modpo.modpo_loss`                   Zhou et al. 2024
 smpo               :func:`~.smpo.smpo_loss`                     SmPO-Diffusion 2025
 ranklist           :func:`~.ranklist.ranklist_loss`             RankList 2025
+pro                :func:`~.pro.pro_loss`                       Song et al. 2024
+selm / vpo         :func:`~.selm.selm_loss`                     Zhang et al. 2024; Cen et al. 2024
 =================  ===========================================  ================================
 """
 
@@ -56,9 +58,11 @@ from prefkit.align.losses.ln_dpo import ln_dpo_loss
 from prefkit.align.losses.modpo import modpo_loss
 from prefkit.align.losses.nll import add_nll, nll_loss
 from prefkit.align.losses.orpo import odds_ratio_term, orpo_loss
+from prefkit.align.losses.pro import pro_loss
 from prefkit.align.losses.ranklist import ranklist_loss
 from prefkit.align.losses.rationale_dpo import rationale_dpo_loss
 from prefkit.align.losses.robust import robust_dpo_loss
+from prefkit.align.losses.selm import selm_loss
 from prefkit.align.losses.simpo import simpo_loss
 from prefkit.align.losses.smpo import preference_strength, smpo_loss
 from prefkit.align.losses.sparsepo import sparsepo_loss, sparsepo_token_loss
@@ -123,6 +127,9 @@ INPUT_NAMES = frozenset(
         "rationale_lengths",
         "gold_logps",
         "gold_lengths",
+        "lengths",
+        "sample_logps",
+        "ref_sample_logps",
     }
 )
 
@@ -148,6 +155,8 @@ _SPECS = [
     LossSpec("modpo", modpo_loss),
     LossSpec("smpo", smpo_loss),
     LossSpec("ranklist", ranklist_loss, kind="listwise"),
+    LossSpec("pro", pro_loss, kind="listwise", needs_reference=False),
+    LossSpec("selm", selm_loss),
 ]
 LOSSES: dict[str, LossSpec] = {spec.name: spec for spec in _SPECS}
 ALIASES: dict[str, str] = {
@@ -158,6 +167,7 @@ ALIASES: dict[str, str] = {
     "lipo_lambda": "lipo",
     "lndpo": "ln_dpo",
     "rationale": "rationale_dpo",
+    "vpo": "selm",
 }
 
 
@@ -210,10 +220,12 @@ __all__ = [
     "orpo_loss",
     "plackett_luce_loss",
     "preference_strength",
+    "pro_loss",
     "ranklist_loss",
     "rationale_dpo_loss",
     "register_loss",
     "robust_dpo_loss",
+    "selm_loss",
     "simpo_loss",
     "smpo_loss",
     "soft_dpo_loss",

@@ -4,7 +4,9 @@
 objective              data                                        losses
 =====================  ==========================================  ===========================
 :class:`PairwiseObjective`  (prompt, chosen, rejected) pairs       every pairwise loss
-:class:`ListwiseObjective`  ranked lists of K responses            plackett_luce, lipo
+:class:`ExtrasObjective`    pairs + rewards / rationales / samples copg, modpo, rationale_dpo, selm
+:class:`ListwiseObjective`  ranked lists of K responses            plackett_luce, lipo, ranklist,
+                                                                   pro
 :class:`UnpairedKTO`        single responses, desirable or not     kto on rating records
 =====================  ==========================================  ===========================
 
@@ -47,6 +49,7 @@ def make_objective(spec: LossSpec, config: AlignConfig, dataset: Any | None = No
 
 
 __all__ = [
+    "ExtrasObjective",
     "ListwiseObjective",
     "MicroBatch",
     "MismatchedKL",

@@ -11,6 +11,8 @@ margin_chosen,    the other objective's reward of each response, from           
 margin_rejected   ``a_reward``/``b_reward`` (required)
 rationale_logps,  log π(rationale | prompt, chosen, rejected) and its length,   rationale
 rationale_length  a forward pass of the policy on the ``rationale`` field
+sample_logps,     log π and log π_ref of the ``sample_text`` response (one      selm
+ref_sample_logps  reference sample per record; required), reference once
 ================  ===========================================================  ===============
 
 Rows follow :func:`~prefkit.align.pairs.text_pairs` (ties dropped unless kept, a/b swapped so
@@ -40,7 +42,8 @@ from prefkit.align.pairs import (
 from prefkit.errors import DataError
 
 REWARD_COLUMNS = ("a_reward", "b_reward")
-EXTRA_PARAMETERS = frozenset({"reward_margin", "margin_chosen", "rationale_logps"})
+EXTRA_PARAMETERS = frozenset({"reward_margin", "margin_chosen", "rationale_logps",
+                              "sample_logps"})
 
 Forward = Callable[[dict[str, Any]], tuple[torch.Tensor, torch.Tensor]]
 
@@ -58,6 +61,8 @@ class ExtendedPairs(TokenPairs):
     rewards: np.ndarray | None = None
     rationale_context_ids: list[list[int]] = field(default_factory=list)
     rationale_ids: list[list[int]] = field(default_factory=list)
+    sample_ids: list[list[int]] = field(default_factory=list)
+    sample_ref_logps: torch.Tensor | None = None
 
 
 def rationale_context(prompt: str, chosen: str, rejected: str) -> str:
@@ -118,7 +123,32 @@ class ExtrasObjective(PairwiseObjective):
                                    loss=name)
         if "rationale_logps" in params:
             self._rationales(tokenizer, source, rows, swapped, out)
+        if "sample_logps" in params:
+            self._samples(tokenizer, source, rows, out)
         return out
+
+    def _samples(self, tokenizer: Any, dataset: Any, rows: list[int],
+                 out: ExtendedPairs) -> None:
+        if not dataset.has("sample_text"):
+            raise DataError(f"loss {self.spec.name!r} needs a response sampled from the "
+                            "reference for every pair", source=dataset.name, field="sample_text")
+        samples = dataset.column("sample_text")
+        for k, i in enumerate(rows):
+            if samples[i] is None:
+                raise DataError("missing sample", source=dataset.name, row=i,
+                                field="sample_text")
+            room = max(self.config.max_length - len(out.prompt_ids[k]), 1)
+            out.sample_ids.append(encode_response(tokenizer, str(samples[i]))[:room])
+
+    def reference(self, runtime: Any, data: TokenPairs,
+                  cache: Any) -> tuple[torch.Tensor | None, ...]:
+        """The pairs' reference log-probs and, for selm, those of the samples (kept on data)."""
+        refs = super().reference(runtime, data, cache)
+        if isinstance(data, ExtendedPairs) and data.sample_ids:
+            samples = TokenPairs(data.prompt_ids, data.sample_ids, data.sample_ids, data.p,
+                                 data.weights)
+            data.sample_ref_logps = runtime.reference_logps(samples, None)[0]
+        return refs
 
     def _rationales(self, tokenizer: Any, dataset: Any, rows: list[int], swapped: list[bool],
                     out: ExtendedPairs) -> None:
@@ -154,19 +184,30 @@ class ExtrasObjective(PairwiseObjective):
             else:
                 inputs["reward_margin"] = r[:, 0] - r[:, 1]
         if data.rationale_ids:
-            logps, lengths = [], []
-            step = batch_size or len(idx)
-            for start in range(0, len(idx), step):
-                part = idx[start:start + step]
-                batch = collate_sequences([data.rationale_context_ids[i] for i in part],
-                                          [data.rationale_ids[i] for i in part], pad_id,
-                                          packing=self.config.packing and batch_size is None)
-                lp, ln = forward(to_device(batch, device))
-                logps.append(lp.float())
-                lengths.append(ln)
-            inputs["rationale_logps"] = torch.cat(logps)
-            inputs["rationale_lengths"] = torch.cat(lengths)
+            inputs["rationale_logps"], inputs["rationale_lengths"] = self._logps(
+                data.rationale_context_ids, data.rationale_ids, idx, forward, device,
+                pad_id=pad_id, batch_size=batch_size)
+        if data.sample_ids and data.sample_ref_logps is not None:  # training (see reference)
+            inputs["sample_logps"], _ = self._logps(data.prompt_ids, data.sample_ids, idx,
+                                                    forward, device, pad_id=pad_id,
+                                                    batch_size=batch_size)
+            inputs["ref_sample_logps"] = data.sample_ref_logps[torch.as_tensor(idx)].to(device)
         return inputs
+
+    def _logps(self, prompts: list[list[int]], responses: list[list[int]], idx: np.ndarray,
+               forward: Forward, device: torch.device, *, pad_id: int,
+               batch_size: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Summed log-probs and lengths of ``responses[i]`` after ``prompts[i]``, i in idx."""
+        logps, lengths = [], []
+        step = batch_size or len(idx)
+        for start in range(0, len(idx), step):
+            part = idx[start:start + step]
+            batch = collate_sequences([prompts[i] for i in part], [responses[i] for i in part],
+                                      pad_id, packing=self.config.packing and batch_size is None)
+            lp, ln = forward(to_device(batch, device))
+            logps.append(lp.float())
+            lengths.append(ln)
+        return torch.cat(logps), torch.cat(lengths)
 
 
 def no_grad_forward(model: Any) -> Forward:

@@ -67,16 +67,18 @@ class ListwiseObjective(BaseObjective):
         cfg = self.config
         batch = to_device(collate_lists(data, index, runtime.pad_id, packing=cfg.packing),
                           runtime.device)
-        logps, _ = runtime.forward(batch)
+        logps, lengths = runtime.forward(batch)
         mask = batch["mask"]
         policy = to_grid(logps.float(), mask)
         ref_logps = refs[0] if refs else None
-        if ref_logps is None:
+        if ref_logps is None and self.spec.needs_reference:
             raise ValueError(f"loss {self.spec.name!r} needs reference log-probabilities")
-        ref = to_grid(ref_logps[batch["flat"].cpu()].to(runtime.device), mask)
+        ref = (torch.zeros_like(policy) if ref_logps is None  # reference-free (pro)
+               else to_grid(ref_logps[batch["flat"].cpu()].to(runtime.device), mask))
         labels = batch["labels"]
         out = self.spec(beta=cfg.beta, **cfg.loss_params,
-                        policy_logps=policy, ref_logps=ref, labels=labels, mask=mask)
+                        policy_logps=policy, ref_logps=ref, labels=labels, mask=mask,
+                        lengths=to_grid(lengths.float(), mask))
         loss = weighted_mean(out.losses, batch["weights"], denominator)
         s = (cfg.beta * (policy - ref)).detach()
         better = (labels[:, :, None] > labels[:, None, :]) & mask[:, :, None] & mask[:, None, :]
@@ -95,13 +97,15 @@ class ListwiseObjective(BaseObjective):
         """``loss``: the weighted mean listwise loss over the lists; the accuracies count the
         ordered pairs (ψ_i > ψ_j) of every list — implicit reward β·log π/π_ref and log π
         alone ranking y_i above y_j; ``n``: those pairs, ``lists``: the lists."""
-        if reference_model is None:
+        if reference_model is None and self.spec.needs_reference:
             raise ValueError(f"loss {self.spec.name!r} needs a reference model to evaluate")
         cfg = self.config
         lists = self._tokenize(tokenizer, dataset)
         pad, bs = _pad_id(tokenizer), cfg.ref_batch_size
         pol_flat = list_logps(model, lists, pad_id=pad, batch_size=bs).double()
-        ref_flat = list_logps(reference_model, lists, pad_id=pad, batch_size=bs).double()
+        ref_flat = (torch.zeros_like(pol_flat) if reference_model is None
+                    else list_logps(reference_model, lists, pad_id=pad, batch_size=bs).double())
+        len_flat = torch.as_tensor([len(r) for r in lists.flat()[1]], dtype=torch.float64)
         sizes = torch.as_tensor(lists.sizes)
         mask = torch.arange(int(sizes.max()))[None, :] < sizes[:, None]
         labels = torch.zeros(mask.shape, dtype=torch.float64)
@@ -110,7 +114,8 @@ class ListwiseObjective(BaseObjective):
         policy, ref = to_grid(pol_flat, mask), to_grid(ref_flat, mask)
         with torch.no_grad():
             out = self.spec(beta=cfg.beta, **cfg.loss_params, policy_logps=policy,
-                            ref_logps=ref, labels=labels, mask=mask)
+                            ref_logps=ref, labels=labels, mask=mask,
+                            lengths=to_grid(len_flat, mask))
         better = (labels[:, :, None] > labels[:, None, :]) & mask[:, :, None] & mask[:, None, :]
         reward = policy - ref
 

@@ -1,0 +1,256 @@
+"""``prefkit quality``: what is wrong with preference data, and what to label next.
+
+    prefkit quality annotators votes.jsonl --json      # per-annotator reliability (Crowd-BT η)
+    prefkit quality drivers pairs.jsonl --by source     # property effects and length bias
+    prefkit quality next battles.jsonl --n 20           # the pairs to label next
+    prefkit quality flips battles.jsonl --out fixed.jsonl --repair drop   # flipped labels
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from prefkit.cli._common import about, echo_json
+from prefkit.cli.options import (
+    ByOpt,
+    DataFileArg,
+    FormatOpt,
+    JsonOpt,
+    LabelMapOpt,
+    MapOpt,
+    SeedOpt,
+    out_file,
+)
+
+quality_app = typer.Typer(
+    help="Preference data quality: annotator reliability, what drives preferences, what to "
+    "label next.\n\nExample: prefkit quality annotators votes.jsonl --json",
+    no_args_is_help=True,
+)
+
+
+class ReliabilityModel(str, Enum):
+    """Which annotator model ``quality annotators`` fits."""
+
+    crowd_bt = "crowd-bt"
+    dawid_skene = "dawid-skene"
+
+
+def _read(path: Any, fmt: str, mapping: list[str] | None, label_map: list[str] | None) -> Any:
+    from prefkit.cli._common import load
+
+    ds = load(path, fmt, mapping=mapping, label_map=label_map)
+    return ds if ds.kind == "pairwise" else ds.to_pairs()
+
+
+@quality_app.command("annotators")
+def annotators_command(
+    data: DataFileArg,
+    model: Annotated[ReliabilityModel, typer.Option(
+        "--model", help="crowd-bt (one reliability η per annotator) or dawid-skene (a 3×3 "
+        "confusion over a/b/tie per annotator).")] = ReliabilityModel.crowd_bt,
+    bootstrap: Annotated[int, typer.Option(
+        "--bootstrap", metavar="INT", help="Crowd-BT: refits on resampled comparisons for "
+        "percentile intervals (0: Beta intervals given the fitted truth).")] = 0,
+    heldout: Annotated[bool, typer.Option(
+        "--heldout/--no-heldout", help="Also score the model against majority vote on one "
+        "held-out label per comparison.")] = True,
+    seed: SeedOpt = 0,
+    as_json: JsonOpt = False,
+    fmt: FormatOpt = "auto",
+    mapping: MapOpt = None,
+    label_map: LabelMapOpt = None,
+) -> None:
+    """Per-annotator reliability η (probability of reporting the true preference; ½ = a coin).
+
+    Example: prefkit quality annotators votes.jsonl --json
+    """
+    from prefkit.quality import CrowdBT, DawidSkene, heldout_agreement
+    from prefkit.quality.heldout import majority_agreement
+
+    ds = _read(data, fmt, mapping, label_map)
+    with about(data):
+        if ReliabilityModel(model) is ReliabilityModel.crowd_bt:
+            def make() -> Any:
+                return CrowdBT(n_bootstrap=bootstrap, seed=seed)
+        else:
+            def make() -> Any:
+                return DawidSkene()
+        fitted = make().fit(ds)
+        report: dict[str, Any] = {
+            "model": ReliabilityModel(model).value,
+            "records": len(ds),
+            "annotators": fitted.annotator_report(),
+        }
+        for name, base in majority_agreement(ds).items():
+            report["annotators"][name]["majority_agreement"] = base["agreement"]
+        if heldout:
+            from prefkit.errors import DataError
+
+            try:
+                report["heldout"] = heldout_agreement(ds, lambda: make().set_params(
+                    **({"n_bootstrap": 0} if isinstance(fitted, CrowdBT) else {})), seed)
+            except DataError as err:
+                report["heldout"] = {"skipped": err.reason}
+    if as_json:
+        echo_json(report)
+        return
+    typer.echo(f"{report['model']} on {len(ds):,} records")
+    typer.echo(f"{'annotator':<24} {'η':>6}  {'interval':<15} {'n':>6}  {'vs maj.':>7}  flags")
+    for name, row in report["annotators"].items():
+        lo, hi = row["interval"]
+        base = row["majority_agreement"]
+        shown = "-" if base is None else f"{base:.3f}"
+        typer.echo(f"{name[:24]:<24} {row['reliability']:6.3f}  [{lo:.3f}, {hi:.3f}]"
+                   f" {row['n']:>6}  {shown:>7}  {','.join(row['flags'])}")
+    h = report.get("heldout")
+    if h and "model" in h:
+        typer.echo(f"held-out label agreement ({h['n']} labels): model {h['model']:.3f}, "
+                   f"majority vote {h['majority']:.3f}")
+
+
+@quality_app.command("drivers")
+def drivers_command(
+    data: DataFileArg,
+    by: ByOpt = None,
+    bootstrap: Annotated[int, typer.Option(
+        "--bootstrap", metavar="INT", help="Bootstrap refits for the intervals.")] = 200,
+    seed: SeedOpt = 0,
+    as_json: JsonOpt = False,
+    fmt: FormatOpt = "auto",
+    mapping: MapOpt = None,
+    label_map: LabelMapOpt = None,
+) -> None:
+    """Which response properties drive the preferences (logistic regression), and length bias.
+
+    Example: prefkit quality drivers pairs.jsonl --by annotator_id --json
+    """
+    from prefkit.quality import drivers_report
+
+    ds = _read(data, fmt, mapping, label_map)
+    with about(data):
+        report = drivers_report(ds, by=by, n_bootstrap=bootstrap, seed=seed)
+    if as_json:
+        echo_json(report)
+        return
+    _print_effects("all records", report["overall"])
+    for value, effects in (report.get("by") or {}).get("groups", {}).items():
+        _print_effects(f"{report['by']['column']} = {value}", effects)
+    lb = report["length_bias"]
+    if lb:
+        lo, hi = lb["interval"]
+        typer.echo(f"\nlonger response wins {lb['longer_win_rate']:.3f} [{lo:.3f}, {hi:.3f}] "
+                   f"of {lb['n']:,} records with different lengths")
+        for b in lb["bins"]:
+            top = "∞" if b["max_diff"] is None else f"{b['max_diff']:.0f}"
+            typer.echo(f"  Δtokens {b['min_diff']:.0f}–{top}: {b['longer_win_rate']:.3f} "
+                       f"(n={b['n']})")
+
+
+def _print_effects(title: str, block: dict[str, Any]) -> None:
+    typer.echo(f"{title} ({block['n']:,} records): log-odds per SD of the a − b difference")
+    rows = [("(first position)", block["intercept"]), *block["effects"].items()]
+    for name, row in rows:
+        iv = row.get("interval")
+        text = f"[{iv[0]:+.3f}, {iv[1]:+.3f}]" if iv else ""
+        typer.echo(f"  {name:<18} {row['coef']:+.3f} {text}")
+
+
+@quality_app.command("next")
+def next_command(
+    data: DataFileArg,
+    n: Annotated[int, typer.Option("--n", metavar="INT", help="How many pairs to propose.")] = 10,
+    as_json: JsonOpt = False,
+    fmt: FormatOpt = "auto",
+    mapping: MapOpt = None,
+    label_map: LabelMapOpt = None,
+) -> None:
+    """The item pairs whose labels would most sharpen the Bradley–Terry ranking.
+
+    Example: prefkit quality next battles.jsonl --n 20 --json
+    """
+    from prefkit.errors import DataError
+    from prefkit.quality import propose
+
+    if n < 1:
+        raise DataError("--n must be at least 1", field="--n")
+    ds = _read(data, fmt, mapping, label_map)
+    with about(data):
+        pairs = propose(ds, n)
+    if as_json:
+        echo_json({"records": len(ds), "pairs": pairs})
+        return
+    for p in pairs:
+        typer.echo(f"{p['a']}\t{p['b']}\tP(a≻b)={p['p_a']:.3f}\tsd={p['sd_diff']:.3f}"
+                   f"\tgain={p['gain']:.3g}")
+
+
+class Repair(str, Enum):
+    """What ``quality flips --out`` does with suspected flipped labels."""
+
+    drop = "drop"
+    flip = "flip"
+    soft = "soft"
+
+
+@quality_app.command("flips")
+def flips_command(
+    data: DataFileArg,
+    repair: Annotated[Repair, typer.Option(
+        "--repair", help="With --out: drop or flip the flagged records, or soft-label every "
+        "record.")] = Repair.soft,
+    out: Annotated[Path | None, out_file(
+        "Write the repaired data here (.jsonl, .csv, .parquet).")] = None,
+    folds: Annotated[int, typer.Option(
+        "--folds", metavar="INT", help="Cross-fitting folds.")] = 5,
+    top: Annotated[int, typer.Option(
+        "--top", metavar="INT", help="How many of the most suspect records to list.")] = 10,
+    seed: SeedOpt = 0,
+    as_json: JsonOpt = False,
+    fmt: FormatOpt = "auto",
+    mapping: MapOpt = None,
+    label_map: LabelMapOpt = None,
+) -> None:
+    """Estimate the flip rate ε and which labels are flipped (cross-fitted Bradley–Terry).
+
+    Example: prefkit quality flips battles.jsonl --json --out repaired.jsonl --repair drop
+    """
+    import numpy as np
+
+    from prefkit.cli._common import output_format, write
+    from prefkit.quality.noisy_labels import detect_flips
+    from prefkit.quality.noisy_labels import repair as repair_data
+
+    if out is not None:
+        output_format(out)
+    ds = _read(data, fmt, mapping, label_map)
+    with about(data):
+        report = detect_flips(ds, n_folds=folds, seed=seed)
+    order = np.argsort(-report.flip_prob)[:max(top, 0)]
+    doc = {
+        "records": len(ds),
+        "flip_rate": report.flip_rate,
+        "flip_rate_posterior": report.flip_rate_posterior,
+        "flagged": int(report.flagged().sum()),
+        "most_suspect": [{"row": int(r), "flip_prob": float(report.flip_prob[r]),
+                          "strength": float(report.strength_mean[r]),
+                          "strength_sd": float(report.strength_sd[r])} for r in order],
+    }
+    if out is not None:
+        write(repair_data(ds, report, Repair(repair).value), out)
+        doc["written"] = str(out)
+    if as_json:
+        echo_json(doc)
+        return
+    typer.echo(f"estimated flip rate ε = {doc['flip_rate']:.3f} (mean cross-fitted flip "
+               f"probability {doc['flip_rate_posterior']:.3f}); {doc['flagged']:,} of "
+               f"{len(ds):,} records flagged (P(flip) > ½)")
+    for row in doc["most_suspect"]:
+        typer.echo(f"  record {row['row']}: P(flip) = {row['flip_prob']:.3f}, strength "
+                   f"{row['strength']:+.2f} ± {row['strength_sd']:.2f}")
+    if out is not None:
+        typer.echo(f"repaired ({Repair(repair).value}) -> {out}")

@@ -1,0 +1,20 @@
+"""Preference data quality (issue #16): annotator reliability, what drives the preferences, and
+what to label next.
+
+* :class:`~prefkit.quality.crowd_bt.CrowdBT` — items and annotator reliabilities η by EM;
+* :class:`~prefkit.quality.dawid_skene.DawidSkene` — per-annotator confusion over {a, b, tie};
+* :func:`~prefkit.quality.heldout.heldout_agreement` — against majority vote on held-out labels;
+* :func:`~prefkit.quality.drivers.drivers_report` — property effects and length bias;
+* :func:`~prefkit.quality.active.propose` — the pairs to label next;
+* :func:`~prefkit.quality.simulate.simulate_annotators` — simulated annotators with known η.
+"""
+
+from prefkit.quality.active import propose
+from prefkit.quality.crowd_bt import CrowdBT
+from prefkit.quality.dawid_skene import DawidSkene
+from prefkit.quality.drivers import drivers_report
+from prefkit.quality.heldout import heldout_agreement
+from prefkit.quality.simulate import simulate_annotators
+
+__all__ = ["CrowdBT", "DawidSkene", "drivers_report", "heldout_agreement", "propose",
+           "simulate_annotators"]
