@@ -38,7 +38,7 @@ from prefkit.core.persist import config_value, register
 from prefkit.core.progress import progress_bar
 from prefkit.data.schema import PreferenceDataset
 from prefkit.encode.packing import pack_batch
-from prefkit.errors import DataError, ModelFileError, NotFittedError
+from prefkit.errors import DataError, ModelFileError
 from prefkit.reward.model import candidate_columns
 
 CONFIG_FILE = "prefkit_rm.json"
@@ -280,8 +280,7 @@ class TransformerRewardModel(PreferenceEstimator):
         return self.model
 
     def _check(self) -> None:
-        if not hasattr(self, "model_"):
-            raise NotFittedError("TransformerRewardModel is not fitted; call fit or load")
+        self.check_fitted()
 
     def reward_texts(
         self, prompts: list[Any], responses: list[str], batch_size: int = 32
