@@ -18,6 +18,7 @@ from prefkit.choice.counts import PairCounts, count_outcomes, count_pairs
 from prefkit.choice.graph import ComparisonGraphWarning, diagnose
 from prefkit.choice.persist import read_legacy
 from prefkit.core.estimator import PreferenceEstimator
+from prefkit.core.persist import malformed
 from prefkit.errors import DataError, ModelFileError
 
 TIES = ("drop", "half", "model")
@@ -498,7 +499,7 @@ class PairwiseModel(PreferenceEstimator):
         except ModelFileError:
             raise
         except (KeyError, TypeError, ValueError) as err:
-            raise ModelFileError(f"{where}: malformed saved model: {err}") from None
+            raise malformed(where, err) from None
         return model
 
 

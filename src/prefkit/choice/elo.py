@@ -28,7 +28,7 @@ from prefkit.choice._data import home_indicator, pair_records
 from prefkit.choice.persist import read_legacy
 from prefkit.core.estimator import PreferenceEstimator
 from prefkit.core.mathfn import sigmoid
-from prefkit.core.persist import register
+from prefkit.core.persist import malformed, register
 from prefkit.errors import DataError, ModelFileError
 
 LN10 = math.log(10.0)
@@ -179,7 +179,7 @@ class Elo(PreferenceEstimator):
         except ModelFileError:
             raise
         except (KeyError, TypeError, ValueError) as err:
-            raise ModelFileError(f"{where}: malformed saved model: {err}") from None
+            raise malformed(where, err) from None
         return model
 
 

@@ -51,7 +51,7 @@ from prefkit.choice.graph import ComparisonGraphWarning
 from prefkit.choice.persist import read_legacy
 from prefkit.core.estimator import PreferenceEstimator
 from prefkit.core.mathfn import sigmoid
-from prefkit.core.persist import register
+from prefkit.core.persist import malformed, register
 from prefkit.errors import DataError, ModelFileError
 
 _MAX_PAIRS = 30_000_000
@@ -740,5 +740,5 @@ class PlackettLuce(PreferenceEstimator):
         except ModelFileError:
             raise
         except (KeyError, TypeError, ValueError) as err:
-            raise ModelFileError(f"{where}: malformed saved model: {err}") from None
+            raise malformed(where, err) from None
         return model

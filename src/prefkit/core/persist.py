@@ -23,6 +23,7 @@ are recognised and opened by the class's ``_from_legacy(directory, **kw)``.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import os
@@ -32,7 +33,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from prefkit.core.atomic import json_default, publish_dir
 from prefkit.core.limits import LIMITS, read_config, regular_file
@@ -208,6 +208,13 @@ def saved_params(
     return params
 
 
+def malformed(where: Any, err: BaseException) -> ModelFileError:
+    """A one-line ModelFileError for a KeyError / TypeError / ValueError met while rebuilding."""
+    if isinstance(err, KeyError):
+        return ModelFileError(f"{where}: malformed saved model: {err.args[0]!r} is missing")
+    return ModelFileError(f"{where}: malformed saved model: {' '.join(str(err).split())}")
+
+
 def _as_tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
     return types if isinstance(types, tuple) else (types,)
 
@@ -244,18 +251,26 @@ def save(model: Any, directory: str | os.PathLike[str], *, overwrite: bool = Tru
     return publish_dir(build, directory, overwrite=overwrite)
 
 
-class SavedHeader(BaseModel):
-    """The checked header of a ``config.json`` (strict types: no coercion of ``"2"`` to 2)."""
+@functools.cache
+def _header_model() -> type:
+    """The pydantic model of a ``config.json`` header (built on first use: pydantic's import
+    is kept off the command line's start-up path)."""
+    from pydantic import BaseModel, ConfigDict, Field
 
-    model_config = ConfigDict(strict=True, extra="allow", populate_by_name=True)
+    class SavedHeader(BaseModel):
+        """The checked header (strict types: no coercion of ``"2"`` to 2)."""
 
-    format: Literal["prefkit"]
-    version: int = Field(ge=1)
-    class_: str = Field(alias="class", max_length=200)
-    config: dict[str, Any]
+        model_config = ConfigDict(strict=True, extra="allow", populate_by_name=True)
+
+        format: Literal["prefkit"]
+        version: int = Field(ge=1)
+        class_: str = Field(alias="class", max_length=200)
+        config: dict[str, Any]
+
+    return SavedHeader
 
 
-def _header(doc: dict[str, Any], where: Path) -> SavedHeader:
+def _header(doc: dict[str, Any], where: Path) -> Any:
     version = doc.get("version")
     if isinstance(version, int) and not isinstance(version, bool) and version > VERSION:
         raise ModelFileError(
@@ -266,8 +281,10 @@ def _header(doc: dict[str, Any], where: Path) -> SavedHeader:
         raise ModelFileError(
             f"{where}: unknown model class {doc['class']!r} (not in prefkit's registry)"
         )
+    from pydantic import ValidationError
+
     try:
-        return SavedHeader.model_validate(doc)
+        return _header_model().model_validate(doc)
     except ValidationError as err:
         first = err.errors()[0]
         field = ".".join(str(x) for x in first["loc"]) or "document"
