@@ -115,6 +115,7 @@ def _quality(name: str) -> Callable[[], tuple[Any, PreferenceDataset, dict]]:
 BUILDERS: dict[str, Callable[[], tuple[Any, PreferenceDataset, dict]]] = {
     "choice.BradleyTerry": _choice("BradleyTerry"),
     "choice.Thurstone": _choice("Thurstone"),
+    "choice.ThurstoneVariances": _choice("ThurstoneVariances"),
     "choice.Davidson": _choice("Davidson"),
     "choice.RaoKupper": _choice("RaoKupper"),
     "choice.PlackettLuce": _choice("PlackettLuce"),

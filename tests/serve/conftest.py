@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +28,7 @@ from serve_models import (  # noqa: E402
     build_models,
     free_port,
 )
-
-TOKEN_ENV = "PREFKIT_SERVE_TEST_TOKEN"
-TOKEN = "test-token-0123456789"
-START_TIMEOUT_S = 90.0
+from serve_process import TOKEN, TOKEN_ENV, running  # noqa: E402
 
 
 @dataclass
@@ -87,32 +83,8 @@ def server(model_dirs: dict[str, Path], serve_env: dict[str, str],
         "--max-text-chars", str(MAX_TEXT_CHARS), "--max-body-bytes", str(MAX_BODY_BYTES),
         "--log-level", "warning", "--no-access-log",
     ]
-    with log.open("wb") as sink:
-        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=serve_env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"prefkit serve exited with {process.returncode}:\n"
-                            f"{log.read_text(errors='replace')[-3000:]}")
-            try:
-                if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"prefkit serve did not answer /health in {START_TIMEOUT_S} s:\n"
-                            f"{log.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.2)
+    with running(command, serve_env, log, port) as (process, url):
         yield Server(url=url, token=TOKEN, dirs=model_dirs, log=log, process=process)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
 
 
 @pytest.fixture(scope="session")

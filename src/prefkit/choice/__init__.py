@@ -27,6 +27,7 @@ from prefkit.choice.plackett_luce import PlackettLuce
 from prefkit.choice.rao_kupper import RaoKupper
 from prefkit.choice.scales import to_scale
 from prefkit.choice.thurstone import Thurstone
+from prefkit.choice.thurstone_variances import ThurstoneVariances
 from prefkit.choice.uncertainty import bootstrap, rank_intervals, sandwich_intervals
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "PlackettLuce",
     "RaoKupper",
     "Thurstone",
+    "ThurstoneVariances",
     "bootstrap",
     "count_outcomes",
     "count_pairs",

@@ -101,6 +101,8 @@ OPTIONAL_PACKAGES = {
     "datasets": "hf",
     "trl": "dev",
     "choix": "dev",
+    "tenacity": "judge",
+    "jinja2": "judge",
 }
 #: Commands whose module asks for another extra than :data:`OPTIONAL_PACKAGES` says, when the
 #: package is part of that extra (``prefkit align`` needs ``prefkit[align]``, a subset of text).

@@ -8,7 +8,9 @@
 * ``prefkit judge battles FILE --out battles.jsonl [--leaderboard]`` — Arena-Hard v0.1 battles
   (strong verdict = 3 battles, A=B a tie) and their Bradley–Terry leaderboard.
 
-Asking live judges (HTTP, local LMs) is a later stage of issue 13.
+* ``prefkit judge pairwise DATA --endpoint URL --model NAME --out J.jsonl`` — ask an
+  OpenAI-compatible judge about every pair in both orders (Jinja2 template, SQLite cache, resume);
+  the output is read by ``prefkit judge analyze``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,16 @@ from typing import Annotated, Any
 
 import typer
 
-from prefkit.cli.options import ByOpt, DataFileArg, FormatOpt, JsonOpt, SeedOpt, out_file
+from prefkit.cli.options import (
+    ByOpt,
+    DataFileArg,
+    FormatOpt,
+    JsonOpt,
+    LabelMapOpt,
+    MapOpt,
+    SeedOpt,
+    out_file,
+)
 from prefkit.errors import DataError
 
 judge_app = typer.Typer(
@@ -78,6 +89,16 @@ def _ratings_summary(dataset: Any) -> dict[str, Any]:
     }
 
 
+def _load_judgments(file: Path, format: str) -> Any:
+    """``prefkit judge pairwise`` output (``prefkit-judgment`` lines) or any reader's format."""
+    from prefkit.cli._common import load
+    from prefkit.judge.run import is_judgment_file, read_judgment_file
+
+    if format == "prefkit-judgment" or (format == "auto" and is_judgment_file(file)):
+        return read_judgment_file(file)
+    return load(file, format)
+
+
 @judge_app.command("analyze")
 def analyze_command(
     file: DataFileArg,
@@ -113,7 +134,7 @@ def analyze_command(
 
     if bootstrap < 0:
         raise DataError("--bootstrap must be ≥ 0", field="--bootstrap")
-    dataset = load(file, format)
+    dataset = _load_judgments(file, format)
     reparsed, check = _parse_check(dataset)
     if dataset.kind == "rating":
         result = _ratings_summary(reparsed if verdicts is Verdicts.reparse else dataset)
@@ -207,3 +228,116 @@ def battles_command(
     )
     if board is not None:
         sys.stdout.write(board.to_markdown())
+
+
+class Orders(str, Enum):
+    """Which orders to show each pair in."""
+
+    both = "both"
+    ab = "ab"
+    ba = "ba"
+
+
+@judge_app.command("pairwise")
+def pairwise_command(
+    file: DataFileArg,
+    endpoint: Annotated[
+        str, typer.Option("--endpoint", metavar="URL",
+                          help="OpenAI-compatible base URL (http://host:8000 or …/v1).")
+    ],
+    model: Annotated[str, typer.Option("--model", metavar="NAME", help="Judge model name.")],
+    out: Annotated[Path, out_file("Judgments JSONL (appended to: a rerun resumes).")],
+    format: FormatOpt = "auto",
+    mapping: MapOpt = None,
+    label_map: LabelMapOpt = None,
+    template: Annotated[
+        str, typer.Option("--template", metavar="T",
+                          help="Built-in template name (pairwise) or a .jinja file.")
+    ] = "pairwise",
+    orders: Annotated[Orders, typer.Option("--orders", help="Orders to ask.")] = Orders.both,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", metavar="N", help="Requests in flight at most.")
+    ] = 16,
+    api_key_env: Annotated[
+        str, typer.Option("--api-key-env", metavar="VAR",
+                          help="Environment variable holding the API key (never logged).")
+    ] = "OPENAI_API_KEY",
+    timeout: Annotated[
+        float, typer.Option("--timeout", metavar="S", help="Per-request time-out (seconds).")
+    ] = 60.0,
+    rpm: Annotated[
+        float | None, typer.Option("--rpm", metavar="N", help="Requests per minute at most.")
+    ] = None,
+    max_attempts: Annotated[
+        int, typer.Option("--max-attempts", metavar="N", help="Attempts per request.")
+    ] = 6,
+    reask: Annotated[
+        int, typer.Option("--reask", metavar="N", help="Re-ask an unparsed answer N times.")
+    ] = 0,
+    temperature: Annotated[float, typer.Option("--temperature", metavar="T")] = 0.0,
+    max_tokens: Annotated[
+        int | None, typer.Option("--max-tokens", metavar="N", help="Reply length limit.")
+    ] = None,
+    cache: Annotated[
+        Path | None, typer.Option("--cache", metavar="FILE",
+                                  help="SQLite reply cache (default: OUT + .cache.sqlite).")
+    ] = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    json_out: JsonOpt = False,
+) -> None:
+    """Ask an OpenAI-compatible judge about every pair, in both orders.
+
+    Example: prefkit judge pairwise pairs.jsonl --endpoint URL --model m --out j.jsonl
+    """
+    from prefkit.cli._common import echo_json, load
+    from prefkit.core.progress import progress_bar
+    from prefkit.judge.backends.openai_http import JudgeBackendError, OpenAIChatBackend
+    from prefkit.judge.cache import JudgeCache
+    from prefkit.judge.run import check_pairs, read_pairs_jsonl, run_pairwise
+    from prefkit.judge.templates import load_template
+
+    for name, value in (("--concurrency", concurrency), ("--max-attempts", max_attempts)):
+        if value < 1:
+            raise DataError(f"{name} must be ≥ 1", field=name)
+    if reask < 0 or timeout <= 0 or (rpm is not None and rpm <= 0):
+        raise DataError("--reask must be ≥ 0, --timeout and --rpm > 0", field="options")
+    tmpl = load_template(template)
+    if format == "auto" and not mapping and file.suffix == ".jsonl" and file.is_file():
+        dataset: Any = read_pairs_jsonl(file)  # unlabelled pairs: no winner needed
+    else:
+        dataset = load(file, format, mapping=mapping, label_map=label_map)
+    params: dict[str, Any] = {"temperature": temperature}
+    if max_tokens is not None:
+        params["max_tokens"] = max_tokens
+    backend = OpenAIChatBackend(endpoint, model, api_key_env=api_key_env,
+                                concurrency=concurrency, timeout=timeout, rpm=rpm,
+                                max_attempts=max_attempts, params=params)
+    cache_path = cache or out.with_name(out.name + ".cache.sqlite")
+    orders_used = ("ab", "ba") if orders is Orders.both else (orders.value,)
+    pending = len(dataset) * len(orders_used)
+    check_pairs(dataset)  # bad data is one line before any request
+    if not cache_path.exists():
+        backend.preflight()  # no cache: everything will be asked — fail before any file exists
+    with JudgeCache(cache_path) as reply_cache, \
+            progress_bar(progress, pending, "judge", unit="judgments") as advance:
+        summary = run_pairwise(dataset, backend, out, template=tmpl, orders=orders_used,
+                               cache=reply_cache, reask=reask, advance=advance)
+    result = {**summary.as_dict(), "out": str(out), "cache": str(cache_path),
+              "template": tmpl.name, "template_hash": tmpl.hash,
+              "requests_sent": backend.requests_sent, "retries": backend.retries,
+              "usage": backend.usage}
+    if json_out:
+        echo_json(result)
+    else:
+        sys.stderr.write(
+            f"{summary.written} judgments -> {out} ({summary.already_done} already there, "
+            f"{summary.asked} asked, {summary.cached} cached), {summary.unparsed} unparsed, "
+            f"{summary.errors} failed, {backend.retries} retries, "
+            f"{backend.usage['total_tokens']} tokens\n"
+        )
+    if summary.errors:
+        raise JudgeBackendError(
+            f"{summary.errors} requests failed (e.g. {summary.error_examples[0]}); the "
+            f"{summary.already_done + summary.written} judgments received are in {out}: "
+            "run the same command again to ask the rest"
+        )

@@ -4,6 +4,8 @@
     prefkit quality drivers pairs.jsonl --by source     # property effects and length bias
     prefkit quality next battles.jsonl --n 20           # the pairs to label next
     prefkit quality flips battles.jsonl --out fixed.jsonl --repair drop   # flipped labels
+    prefkit quality duplicates train.jsonl --against test.jsonl   # duplicates and leaks
+    prefkit quality report votes.jsonl --out report/    # JSON summary + PNG figures
 """
 
 from __future__ import annotations
@@ -164,12 +166,21 @@ def _print_effects(title: str, block: dict[str, Any]) -> None:
 def next_command(
     data: DataFileArg,
     n: Annotated[int, typer.Option("--n", metavar="INT", help="How many pairs to propose.")] = 10,
+    reward_model: Annotated[Path | None, typer.Option(
+        "--reward-model", metavar="DIR", help="A saved reward model with head 'ensemble': "
+        "propose the records of DATA (an unlabelled pool; its winner values are ignored) the "
+        "members disagree about most, instead of leaderboard pairs.")] = None,
+    criterion: Annotated[str, typer.Option(
+        "--criterion", metavar="NAME", help="With --reward-model: spread (std of the members' "
+        "reward gaps) or sign (chance the preferred side changes, Φ(−|mean gap| / spread)).")
+    ] = "sign",
     as_json: JsonOpt = False,
     fmt: FormatOpt = "auto",
     mapping: MapOpt = None,
     label_map: LabelMapOpt = None,
 ) -> None:
-    """The item pairs whose labels would most sharpen the Bradley–Terry ranking.
+    """The item pairs whose labels would most sharpen the Bradley–Terry ranking (or, with
+    --reward-model, the records a reward-model ensemble disagrees about most).
 
     Example: prefkit quality next battles.jsonl --n 20 --json
     """
@@ -179,6 +190,21 @@ def next_command(
     if n < 1:
         raise DataError("--n must be at least 1", field="--n")
     ds = _read(data, fmt, mapping, label_map)
+    if reward_model is not None:
+        import prefkit
+        from prefkit.quality.active_rm import propose_records
+
+        model = prefkit.load(reward_model)
+        with about(data):
+            records = propose_records(model, ds, n, criterion=criterion)
+        if as_json:
+            echo_json({"records": len(ds), "reward_model": str(reward_model),
+                       "proposals": records})
+            return
+        for rec in records:
+            typer.echo(f"record {rec['row']}\tdisagreement={rec['disagreement']:.3f}"
+                       f"\tscore={rec['score']:.3g}\tP(a≻b)={rec['p_a']:.3f}")
+        return
     with about(data):
         pairs = propose(ds, n)
     if as_json:
@@ -254,3 +280,110 @@ def flips_command(
                    f"{row['strength']:+.2f} ± {row['strength_sd']:.2f}")
     if out is not None:
         typer.echo(f"repaired ({Repair(repair).value}) -> {out}")
+
+
+@quality_app.command("duplicates")
+def duplicates_command(
+    data: DataFileArg,
+    against: Annotated[Path | None, typer.Option(
+        "--against", metavar="FILE", help="A test file: report its prompts and responses that "
+        "also occur (exactly or nearly) in DATA.")] = None,
+    threshold: Annotated[float, typer.Option(
+        "--threshold", metavar="FLOAT", help="Near duplicate: Jaccard similarity of character "
+        "5-grams at least this (1: identical 5-gram sets).")] = 0.9,
+    top: Annotated[int, typer.Option(
+        "--top", metavar="INT", help="How many groups / leaks to list per field.")] = 20,
+    as_json: JsonOpt = False,
+    fmt: FormatOpt = "auto",
+    mapping: MapOpt = None,
+    label_map: LabelMapOpt = None,
+) -> None:
+    """Exact and near-duplicate prompts and responses (MinHash + LSH), and train/test leaks.
+
+    Example: prefkit quality duplicates train.jsonl --against test.jsonl --json
+    """
+    from prefkit.cli._common import load
+    from prefkit.quality.duplicates import find_duplicates
+
+    ds = load(data, fmt, mapping=mapping, label_map=label_map)
+    test = None
+    if against is not None:
+        test = load(against, fmt, mapping=mapping, label_map=label_map)
+    with about(data):
+        report = find_duplicates(ds, against=test, threshold=threshold, top=max(top, 0))
+    if against is not None:
+        report["against"]["file"] = str(against)
+    if as_json:
+        echo_json(report)
+        return
+    typer.echo(f"{len(ds):,} records; near duplicate = Jaccard of character 5-grams ≥ "
+               f"{threshold}")
+    for field, block in report["fields"].items():
+        if "skipped" in block:
+            typer.echo(f"{field}: skipped ({block['skipped']})")
+            continue
+        typer.echo(f"{field}: {block['texts']:,} texts, {block['distinct']:,} distinct; "
+                   f"{block['exact_groups']:,} repeated verbatim, {block['near_groups']:,} "
+                   f"near-duplicate groups")
+        for g in block["groups"][:5]:
+            if g["kind"] == "near":
+                typer.echo(f"  near (J ≥ {g['similarity']:.3f}, {g['distinct']} variants, "
+                           f"{g['occurrences']} records): {g['example']}")
+    dup = report["duplicate_records"]
+    if "skipped" not in dup:
+        typer.echo(f"records repeating prompt and both responses: {dup['records']:,} in "
+                   f"{dup['groups']:,} groups")
+    if against is not None:
+        cross = report["against"]
+        for field, block in cross["fields"].items():
+            if "skipped" in block:
+                typer.echo(f"leak {field}: skipped ({block['skipped']})")
+                continue
+            typer.echo(f"leak {field}: {block['exact']:,} exact and {block['near']:,} near of "
+                       f"{block['test_distinct']:,} distinct test texts ({block['test_rows']:,} "
+                       f"test records)")
+        for by, block in cross["split_leakage"].items():
+            typer.echo(f"split leakage check by {by}: {block['leaked']:,} shared values")
+
+
+@quality_app.command("report")
+def report_command(
+    data: DataFileArg,
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", metavar="DIR", help="Directory for quality.json and the PNG figures "
+        "(written all or nothing; other files in it are left alone).")],
+    bootstrap: Annotated[int, typer.Option(
+        "--bootstrap", metavar="INT", help="Bootstrap refits for the property intervals.")] = 100,
+    threshold: Annotated[float, typer.Option(
+        "--threshold", metavar="FLOAT", help="Near-duplicate Jaccard threshold.")] = 0.9,
+    figures: Annotated[bool, typer.Option(
+        "--figures/--no-figures", help="Also draw the PNG figures (matplotlib).")] = True,
+    seed: SeedOpt = 0,
+    as_json: JsonOpt = False,
+    fmt: FormatOpt = "auto",
+    mapping: MapOpt = None,
+    label_map: LabelMapOpt = None,
+) -> None:
+    """One data-quality report: annotators, drivers, length bias, flips, duplicates + figures.
+
+    Example: prefkit quality report votes.jsonl --out quality-report/
+    """
+    from prefkit.cli._common import load
+    from prefkit.quality.report import build_report, write_report
+
+    ds = load(data, fmt, mapping=mapping, label_map=label_map)
+    with about(data):
+        doc = build_report(ds, n_bootstrap=max(bootstrap, 0), threshold=threshold, seed=seed)
+    written = write_report(doc, out, figures=figures)
+    if as_json:
+        echo_json({"out": str(out), "files": [p.name for p in written],
+                   "skipped": sorted(k for k, v in doc.items()
+                                     if isinstance(v, dict) and "skipped" in v),
+                   "notes": doc["notes"]})
+        return
+    for key in ("annotators", "drivers", "length_bias", "flips", "duplicates"):
+        block = doc[key]
+        typer.echo(f"{key}: " + (f"skipped ({block['skipped']})" if "skipped" in block else "ok"))
+    for note in doc["notes"]:
+        typer.echo(f"note: {note}")
+    typer.echo(f"wrote {', '.join(p.name for p in written)} -> {out}")

@@ -13,7 +13,9 @@ SERVE_PACKAGES = ("fastapi", "uvicorn", "prometheus_client", "starlette", "pydan
 
 def serve_command(
     model_dirs: Annotated[list[Path] | None, typer.Argument(
-        metavar="MODEL_DIR…", help="Saved model directories (served under their folder name).",
+        metavar="MODEL_DIR…",
+        help="Saved model directories or Hugging Face causal-LM folders (served under their "
+             "folder name).",
         show_default=False)] = None,
     host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] =
     "127.0.0.1",

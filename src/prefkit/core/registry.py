@@ -12,6 +12,7 @@ KNOWN_CLASSES: dict[str, str] = {
     # choice — item-level models
     "choice.BradleyTerry": "prefkit.choice.bradley_terry:BradleyTerry",
     "choice.Thurstone": "prefkit.choice.thurstone:Thurstone",
+    "choice.ThurstoneVariances": "prefkit.choice.thurstone_variances:ThurstoneVariances",
     "choice.Davidson": "prefkit.choice.davidson:Davidson",
     "choice.RaoKupper": "prefkit.choice.rao_kupper:RaoKupper",
     "choice.PlackettLuce": "prefkit.choice.plackett_luce:PlackettLuce",

@@ -6,7 +6,13 @@ what to label next.
 * :func:`~prefkit.quality.heldout.heldout_agreement` — against majority vote on held-out labels;
 * :func:`~prefkit.quality.drivers.drivers_report` — property effects and length bias;
 * :func:`~prefkit.quality.active.propose` — the pairs to label next;
-* :func:`~prefkit.quality.simulate.simulate_annotators` — simulated annotators with known η.
+* :func:`~prefkit.quality.simulate.simulate_annotators` — simulated annotators with known η;
+* :func:`~prefkit.quality.duplicates.find_duplicates` — exact / near-duplicate texts and leaks;
+* :func:`~prefkit.quality.active_rm.propose_records` — records a reward-model ensemble disagrees
+  about most;
+* :func:`~prefkit.quality.report.build_report` / ``write_report`` — ``quality.json`` + figures.
+
+The last three are imported from their modules (they need the ``quality`` extra or torch).
 """
 
 from prefkit.quality.active import propose

@@ -9,6 +9,8 @@ addressed by name, and answers:
   models take a ``user_id`` (an unknown user gets the population answer, as the model does);
 - ``POST /get_reward`` — OpenRLHF's remote reward model protocol
   (``{"query", "prompts", "labels"}`` → ``{"rewards", "scores", "extra_logs"}``);
+- ``POST /v1/chat/completions`` — OpenAI chat completions (with ``logprobs``) from a local
+  Hugging Face causal-LM folder or an align run's policy (:mod:`prefkit.serve.chat`);
 - ``GET /v1/models``, ``GET /health``, ``GET /metrics`` (Prometheus text).
 
 Requests to one model are micro-batched across clients (:mod:`prefkit.serve.batcher`): up to

@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from prefkit import __version__
 from prefkit.errors import PrefkitError
 from prefkit.serve.batcher import MicroBatcher, Overloaded
+from prefkit.serve.chat import ChatRequest
 from prefkit.serve.metrics import ServeMetrics
 from prefkit.serve.openrlhf import split_queries
 from prefkit.serve.schemas import (
@@ -44,7 +45,7 @@ from prefkit.serve.settings import ServeSettings
 log = logging.getLogger("prefkit.serve")
 
 ROUTES = frozenset({"/v1/score", "/v1/compare", "/get_reward", "/v1/models", "/health",
-                    "/metrics", "/docs", "/openapi.json"})
+                    "/metrics", "/docs", "/openapi.json", "/v1/chat/completions"})
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (401, 404, 413, 422, 500, 503)}
 
@@ -56,6 +57,7 @@ def create_app(models: dict[str, ServedModel], settings: ServeSettings | None = 
         raise PrefkitError("no model to serve")
     metrics = ServeMetrics()
     batchers: dict[str, MicroBatcher] = {}
+    chat_queues: dict[str, MicroBatcher] = {}
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -65,8 +67,15 @@ def create_app(models: dict[str, ServedModel], settings: ServeSettings | None = 
                 max_wait_ms=settings.max_wait_ms, max_queue=settings.max_queue,
                 on_batch=lambda op, n, s, name=name: metrics.observe_batch(name, op, n, s))
             batchers[name].start()
+            if served.chat is not None:  # one generation at a time, a bounded queue
+                chat_queues[name] = MicroBatcher(
+                    {"chat": lambda reqs, served=served: [served.chat.complete(r, served.name)
+                                                          for r in reqs]},
+                    max_batch=1, max_wait_ms=0, max_queue=settings.max_queue,
+                    on_batch=lambda op, n, s, name=name: metrics.observe_batch(name, op, n, s))
+                chat_queues[name].start()
         yield
-        for batcher in batchers.values():
+        for batcher in [*batchers.values(), *chat_queues.values()]:
             await batcher.stop()
 
     app = FastAPI(title="prefkit serve", version=__version__, lifespan=lifespan,
@@ -76,7 +85,7 @@ def create_app(models: dict[str, ServedModel], settings: ServeSettings | None = 
     _install_error_handlers(app)
 
     async def run(served: ServedModel, op: str, inputs: list[Any]) -> list[Any]:
-        batcher = batchers[served.name]
+        batcher = (chat_queues if op == "chat" else batchers)[served.name]
         metrics.queue_depth.labels(served.name).set(batcher.depth())
         try:
             return await batcher.submit(op, inputs)
@@ -129,6 +138,9 @@ def create_app(models: dict[str, ServedModel], settings: ServeSettings | None = 
     async def compare(body: CompareRequest) -> CompareResponse:
         """P(a ≻ b) per pair, and P(tie) where the model has ties."""
         served = _pick(models, body.model)
+        if not served.can_compare:
+            raise RequestError(f"model {served.name!r} ({served.tag}) only chats; use "
+                               "/v1/chat/completions", field="model")
         _check_count(settings, "pairs", len(body.pairs))
         _check_text(settings, "user_id", body.user_id)
         pairs = []
@@ -147,6 +159,15 @@ def create_app(models: dict[str, ServedModel], settings: ServeSettings | None = 
         p_tie = [float(t) for _, t in out] if served.has_ties else None
         return CompareResponse(model=served.name, p_a=[float(p) for p, _ in out], p_tie=p_tie,
                                unknown_users=sorted(u for u in users if u not in served.users))
+
+    @app.post("/v1/chat/completions", tags=["OpenAI"], responses=ERRORS)
+    async def chat_completions(body: ChatRequest) -> dict[str, Any]:
+        """OpenAI chat completions from a local causal LM (greedy at temperature 0)."""
+        served = _pick_chat(models, body.model)
+        for k, message in enumerate(body.messages):
+            if isinstance(message.content, str):
+                _check_text(settings, f"messages[{k}].content", message.content)
+        return (await run(served, "chat", [body]))[0]
 
     @app.post("/get_reward", response_model=GetRewardResponse, tags=["OpenRLHF"],
               responses=ERRORS)
@@ -208,10 +229,30 @@ def _pick(models: dict[str, ServedModel], name: str | None, *, texts: bool = Fal
                        field="model")
 
 
+def _pick_chat(models: dict[str, ServedModel], name: str | None) -> ServedModel:
+    if name is not None:
+        served = _pick(models, name)
+        if served.chat is None:
+            raise RequestError(f"model {name!r} ({served.tag}) is not a language model; "
+                               "see GET /v1/models for what it answers", field="model")
+        return served
+    chat = [m for m in models.values() if m.chat is not None]
+    if len(chat) == 1:
+        return chat[0]
+    raise RequestError("give 'model': " + (f"{len(chat)} language models are served" if chat
+                                           else "no language model is served"), field="model")
+
+
 def _require(ok: bool, served: ServedModel, field: str) -> None:
     if not ok:
-        what = "rewards of texts" if field in ("responses", "query") else "scalar item scores"
-        raise RequestError(f"model {served.name!r} ({served.tag}) has no {what}; see "
+        if served.chat is not None and not served.can_compare:
+            what = "only chats: use /v1/chat/completions"
+        elif field in ("responses", "query"):
+            what = "this model has no scalar reward (use /v1/compare)" if served.can_compare \
+                else "this model has no scalar reward"
+        else:
+            what = "has no scalar item scores"
+        raise RequestError(f"model {served.name!r} ({served.tag}): {what}; see "
                            "GET /v1/models for what it answers", field=field)
 
 

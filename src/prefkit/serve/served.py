@@ -62,6 +62,8 @@ class ServedModel:
     has_users: bool
     items: frozenset[str] = field(default_factory=frozenset)
     users: frozenset[str] = field(default_factory=frozenset)
+    #: a :class:`prefkit.serve.chat.ChatModel` for ``/v1/chat/completions`` (causal LMs)
+    chat: Any = None
 
     # -------------------------------------------------------------------- description
     def describe(self) -> dict[str, Any]:
@@ -69,6 +71,7 @@ class ServedModel:
         return {
             "id": self.name,
             "object": "model",
+            "created": _created(self.directory),
             "owned_by": "prefkit",
             "class": self.tag,
             "inputs": self.inputs,
@@ -82,10 +85,18 @@ class ServedModel:
         out = []
         if self.can_reward_texts or self.can_score_items:
             out.append("/v1/score")
-        out.append("/v1/compare")
+        if self.can_compare:
+            out.append("/v1/compare")
         if self.can_reward_texts:
             out.append("/get_reward")
+        if self.chat is not None:
+            out.append("/v1/chat/completions")
         return out
+
+    @property
+    def can_compare(self) -> bool:
+        """Every prefkit model compares pairs; a plain causal LM folder does not."""
+        return self.inputs != "chat"
 
     # -------------------------------------------------------------------- checks (per request)
     def check_items(self, names: list[str], where: str) -> None:
@@ -152,6 +163,14 @@ class ServedModel:
         return PreferenceDataset.from_records(rows, kind="pairwise", name="request")
 
 
+def _created(directory: Path) -> int:
+    """OpenAI's ``created`` (Unix seconds): when the model directory was last written."""
+    try:
+        return int(directory.stat().st_mtime)
+    except OSError:
+        return 0
+
+
 def _finite(values: np.ndarray, name: str) -> np.ndarray:
     if not np.isfinite(values).all():
         raise FloatingPointError(f"model {name!r} returned a non-finite value")
@@ -192,7 +211,12 @@ def drop_embedding_cache(model: Any) -> None:
 def wrap(name: str, directory: str | os.PathLike[str], model: Any) -> ServedModel:
     """Describe a loaded model for serving (see the module docstring)."""
     from prefkit.core.persist import tag_of
+    from prefkit.serve.chat import ChatModel
 
+    if isinstance(model, ChatModel):
+        return ServedModel(name=name, directory=Path(directory), model=model,
+                           tag="transformers.CausalLM", inputs="chat", can_reward_texts=False,
+                           can_score_items=False, has_ties=False, has_users=False, chat=model)
     items = getattr(model, "items_", None)
     users = getattr(model, "users_", None)
     return ServedModel(
@@ -208,7 +232,18 @@ def wrap(name: str, directory: str | os.PathLike[str], model: Any) -> ServedMode
         has_users=users is not None,
         items=frozenset(str(i) for i in items) if items is not None else frozenset(),
         users=frozenset(str(u) for u in users) if users is not None else frozenset(),
+        chat=_policy_chat(model),
     )
+
+
+def _policy_chat(model: Any) -> Any:
+    """A DPO policy (an align run) also chats: its policy LM and tokenizer."""
+    policy, tokenizer = getattr(model, "policy_", None), getattr(model, "tokenizer_", None)
+    if policy is None or tokenizer is None or not hasattr(policy, "generate"):
+        return None
+    from prefkit.serve.chat import ChatModel
+
+    return ChatModel(policy, tokenizer)
 
 
 def load_models(named: list[tuple[str, str | os.PathLike[str]]], *, warm_up: bool = True,
@@ -231,7 +266,10 @@ def load_models(named: list[tuple[str, str | os.PathLike[str]]], *, warm_up: boo
             raise ServeConfigError(
                 f"two models are named {name!r} ({out[name].directory} and {directory}); "
                 "give one --name NAME=DIR")
-        model = prefkit.load(directory)
+        from prefkit.serve.chat import is_hf_causal_lm, load_chat_model
+
+        model = load_chat_model(directory) if is_hf_causal_lm(directory) else \
+            prefkit.load(directory)
         if not embedding_cache:
             drop_embedding_cache(model)
         out[name] = wrap(name, directory, model)
