@@ -75,7 +75,7 @@ COMMANDS: dict[str, CommandEntry] = {
     ),
     "judge": CommandEntry(
         "prefkit.cli.judge", "judge_app",
-        "LLM judges: analyse recorded judgments, turn verdicts into battles.",
+        "LLM judges: judge pairs over HTTP, analyse judgments, turn verdicts into battles.",
         "prefkit judge analyze gpt-4_pair.jsonl --json",
     ),
     "quality": CommandEntry(

@@ -35,7 +35,7 @@ from prefkit.cli.options import (
 from prefkit.errors import DataError
 
 judge_app = typer.Typer(
-    help="LLM judges: analyse recorded judgments, turn verdicts into battles.",
+    help="LLM judges: judge pairs over HTTP, analyse judgments, turn verdicts into battles.",
     no_args_is_help=True,
     add_completion=False,
 )
