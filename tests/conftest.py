@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,3 +32,32 @@ def real_file() -> Callable[[str], Path]:
         return matches[0]
 
     return locate
+
+
+def needs_component(available: bool, reason: str) -> None:
+    """Skip a test whose real component (a browser, a database server) is not running.
+
+    Under ``.ci/run`` (``PREFKIT_CI=1``), which installs and starts every component, a missing
+    one is a failure instead: CI never skips them.
+    """
+    if available:
+        return
+    if os.environ.get("PREFKIT_CI") == "1":
+        pytest.fail(f"CI must provide this component: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """A real PostgreSQL server's SQLAlchemy URL (``PREFKIT_TEST_POSTGRES_URL``, set by .ci/run)."""
+    url = os.environ.get("PREFKIT_TEST_POSTGRES_URL", "")
+    needs_component(bool(url), "PostgreSQL is not running (PREFKIT_TEST_POSTGRES_URL is unset)")
+    return url
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """The system Chromium for Playwright (``PREFKIT_TEST_CHROMIUM`` or ``/usr/bin/chromium``)."""
+    path = os.environ.get("PREFKIT_TEST_CHROMIUM") or shutil.which("chromium") or ""
+    needs_component(bool(path) and os.access(path, os.X_OK), "headless Chromium is not installed")
+    return path

@@ -91,6 +91,26 @@ def _reward_model():
     return RewardModel(encoder, "linear", epochs=20).fit(data), data, {"encoder": encoder}
 
 
+def _linear_text_reward(name: str) -> Callable[[], tuple[Any, PreferenceDataset, dict]]:
+    def build():
+        import prefkit.reward as reward
+
+        encoder, data = VectorEncoder(), texts()
+        if name == "RegressionRewardModel":
+            ratings = PreferenceDataset.from_records(
+                [{"prompt": p, "text": t, "scores": {"overall": float(len(t.split()) % 5)}}
+                 for p, t in zip(data.column("prompt"), data.column("a_text"), strict=True)])
+            return reward.RegressionRewardModel(encoder).fit(ratings), data, {"encoder": encoder}
+        grouped = PreferenceDataset.from_records(
+            [{**r, "source": f"s{k % 2}"} for k, r in enumerate(data.to_records())])
+        if name == "CRMRewardModel":
+            return reward.CRMRewardModel(encoder, epochs=20).fit(data), data, {"encoder": encoder}
+        model = reward.MORERewardModel(encoder, epochs=20).fit(grouped)
+        return model, data, {"encoder": encoder}
+
+    return build
+
+
 def _policy():
     pytest.importorskip("transformers")
     from prefkit.align.policy import DPOPolicy
@@ -100,6 +120,39 @@ def _policy():
     reference, _ = build_tiny(seed=1, steps=5)
     policy = DPOPolicy.from_models(model, tokenizer, reference, beta=0.1)
     return policy, texts().filter(np.arange(len(texts())) < 8), {}
+
+
+@cache
+def judge_lm() -> str:
+    """A tiny untrained causal LM folder whose vocabulary has the verdict letters A, B, C."""
+    import tempfile
+
+    from prefkit.align import tiny
+
+    tokenizer = tiny.build_tokenizer([*tiny.corpus(60), "A B C"])
+    lm = tiny.build_model(tokenizer, hidden_size=32, seed=0)
+    lm.config.max_position_embeddings = 1024  # the judge prompt is long
+    path = tempfile.mkdtemp(prefix="prefkit-judge-lm-")
+    lm.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def _judge(jury: bool) -> Callable[[], tuple[Any, PreferenceDataset, dict]]:
+    def build():
+        pytest.importorskip("transformers")
+        from prefkit.judge.jury import Jury
+        from prefkit.judge.live import LLMJudge
+
+        path = judge_lm()
+        data = texts().filter(np.arange(len(texts())) < 6)
+        judge = LLMJudge(f"hf:{path}", batch_size=4, name="lm")
+        if not jury:
+            return judge.fit(), data, {}
+        other = LLMJudge(f"hf:{path}", aggregation="inconsistent-as-tie", name="lm2")
+        return Jury([judge, other], rule="majority"), data, {}
+
+    return build
 
 
 def _quality(name: str) -> Callable[[], tuple[Any, PreferenceDataset, dict]]:
@@ -121,6 +174,9 @@ BUILDERS: dict[str, Callable[[], tuple[Any, PreferenceDataset, dict]]] = {
     "choice.PlackettLuce": _choice("PlackettLuce"),
     "choice.Elo": _choice("Elo"),
     "reward.RewardModel": _reward_model,
+    "reward.RegressionRewardModel": _linear_text_reward("RegressionRewardModel"),
+    "reward.MORERewardModel": _linear_text_reward("MORERewardModel"),
+    "reward.CRMRewardModel": _linear_text_reward("CRMRewardModel"),
     "plural.PlackettLuceMixture": _plural("PlackettLuceMixture", n_components=2),
     "plural.BradleyTerryMixture": _plural("BradleyTerryMixture", n_components=2),
     "plural.CovariateBradleyTerry": _plural("CovariateBradleyTerry"),
@@ -130,6 +186,8 @@ BUILDERS: dict[str, Callable[[], tuple[Any, PreferenceDataset, dict]]] = {
     "plural.MiCRo": _plural("MiCRo", n_heads=2),
     "plural.MaxMinRLHF": _plural("MaxMinRLHF", n_components=2),
     "align.DPOPolicy": _policy,
+    "judge.LLMJudge": _judge(jury=False),
+    "judge.Jury": _judge(jury=True),
     "quality.CrowdBT": _quality("CrowdBT"),
     "quality.DawidSkene": _quality("DawidSkene"),
 }

@@ -48,6 +48,10 @@ def _answer(content: str, which: str) -> str:
 
 
 def verdict_for(content: str) -> str:
+    from fake_grading_replies import grading_reply  # rubric, checklist, Arena-Hard templates
+
+    if (reply := grading_reply(content)) is not None:
+        return reply
     if "NOVERDICT" in content:
         return "Both answers have merits; I cannot decide."
     a, b = len(_answer(content, "A")), len(_answer(content, "B"))

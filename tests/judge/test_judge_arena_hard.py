@@ -33,7 +33,12 @@ def test_v01_counting_rules(judgments):
     assert winners == ["b"] + ["b"] * 3 + ["tie"] + ["a"] * 3 + ["b"]
     assert set(out.column("a")) == {"gpt-4-0314"} and set(out.column("b")) == {"m"}
     assert out.metadata["battles"] == {
-        "games": 6, "battles": 9, "strong": 2, "unparsed": 1, "weight": 3}
+        "games": 6, "battles": 9, "strong": 2, "unparsed": 1, "weight": 3, "rules": "v0.1",
+        "dropped": 0}
+    # v2 drops q3 whole (its game 1 is unparsed): 8 battles, game 2 of q3 counted as dropped
+    v2 = battles(judgments, rules="v2")
+    assert list(v2.column("winner")) == winners[:-1]
+    assert v2.metadata["battles"]["dropped"] == 1
 
 
 def test_weight_and_first_game_only(judgments):

@@ -262,3 +262,19 @@ def test_requests_per_minute_limit_spaces_request_starts(server, tmp_path):
     starts = sorted(t for times in stats(server)["arrivals"].values() for t in times)
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert len(starts) == 6 and min(gaps) >= 0.05  # 600 per minute: a start per 0.1 s
+
+
+def test_httpx_transport_path_retries_the_same_way(server):
+    """With a proxy in the environment requests go through httpx.AsyncClient: same behaviour."""
+    from prefkit.judge.backends.base import JudgeRequest
+    from prefkit.judge.backends.openai_http import OpenAIChatBackend, proxies_configured
+
+    control(server, fault_every=2, faults=["500", "truncated"])
+    backend = OpenAIChatBackend(server, MODEL, api_key_env=None, transport="httpx",
+                                backoff=0.01)
+    messages = [({"role": "user", "content": f"[The Start of Assistant A's Answer]\n{'x' * i}\n"
+                  "[The End of Assistant A's Answer]"},) for i in range(4)]
+    replies = backend.complete([JudgeRequest(str(i), "ab", m) for i, m in enumerate(messages)])
+    assert [r.text.endswith("[[A]]" if i else "[[C]]") for i, r in enumerate(replies)] == [True] * 4
+    assert (backend.retries, stats(server)["chat"]) == (2, 6)
+    assert isinstance(proxies_configured(), bool)

@@ -13,7 +13,9 @@ from prefkit.judge.recorded import RecordedJudge
 def test_judge_never_imports_align_or_cli():
     code = (
         "import sys, prefkit.judge.analysis, prefkit.judge.arena_hard, prefkit.judge.recorded, "
-        "prefkit.judge.backends\n"
+        "prefkit.judge.backends, prefkit.judge.live, prefkit.judge.jury, prefkit.judge.run, "
+        "prefkit.judge.backends.hf_causal, prefkit.judge.backends.reward_model, "
+        "prefkit.judge.backends.openai_http\n"
         "bad = sorted(m for m in sys.modules if m.startswith(('prefkit.align', 'prefkit.cli')))\n"
         "assert not bad, bad\n"
     )

@@ -190,3 +190,49 @@ def test_pathological_brackets_are_fast():
         verdict = parse("[[" * 30000 + "1" * 30000 + "/" * 1000 + "]]" * 100)
         assert verdict.value is None or isinstance(verdict.value, (str, int, float))
     assert time.perf_counter() - start < 2.0
+
+
+# ------------------------------------------------------------------ checklists, positions
+def test_yes_no_grammar():
+    from prefkit.judge.parsing import parse_yes_no
+
+    assert parse_yes_no("It rhymes.\n[[YES]]").value == "yes"
+    assert parse_yes_no("[[yes]]\n... on reflection, [[NO]]").value == "no"  # last line wins
+    assert parse_yes_no("Answer: no.").value == "no"
+    assert parse_yes_no("**Yes**").value == "yes"
+    assert parse_yes_no("[[YES]] or [[NO]]").reason == "conflicting verdicts"
+    # prose ending in a word that is not a bare YES/NO line is unparsed, never a NO
+    assert parse_yes_no("I would say no in general but it depends").reason == "no verdict"
+    assert parse_yes_no(None).reason == "no text"
+
+
+def test_checklist_question_grammar():
+    from prefkit.judge.parsing import parse_checklist_questions
+
+    text = ("Checklist:\n1. Is it under 100 words?\n2) Does it rhyme?\n- Not a question.\n"
+            "* Does it rhyme?\nQ4: Is the tone formal?\nIs this unnumbered?")
+    verdict = parse_checklist_questions(text)
+    assert verdict.value == ("Is it under 100 words?", "Does it rhyme?", "Is the tone formal?")
+    assert parse_checklist_questions("No questions here.").reason == "no questions"
+
+
+def test_shown_winner_of_every_protocol():
+    from prefkit.judge.parsing import shown_winner
+
+    assert [shown_winner(v) for v in ("A", "B", "tie", "A>>B", "A>B", "A=B", "B>A", "B>>A")] == [
+        "A", "B", "tie", "A", "A", "tie", "B", "B"]
+    assert shown_winner(None) is None and shown_winner(4) is None
+
+
+def test_template_protocols():
+    from prefkit.judge.templates import load_template, sniff_protocol
+
+    assert load_template("arena_hard").protocol == "arena-hard"
+    assert load_template("prometheus").protocol == "prometheus"
+    assert load_template("mt_bench").protocol == "rating"
+    assert sniff_protocol("... [[A>>B]] ...") == "arena-hard"
+    assert sniff_protocol("{# protocol: yes-no #}") == "yes-no"
+    assert sniff_protocol("[[A]] or [[B]]") == "pairwise-abc"
+    messages = load_template("arena_hard").render(question="q", answer_a="x", answer_b="y")
+    assert "[[A>>B]]" in messages[0]["content"] and "<|Reference Answer|>" not in messages[1][
+        "content"]

@@ -51,7 +51,7 @@ def test_cache_key_depends_on_every_part_and_cache_persists(tmp_path):
     with JudgeCache(tmp_path / "c.sqlite") as cache:
         cache.put(base, "[[A]]", {"total_tokens": 3})
     with JudgeCache(tmp_path / "c.sqlite") as cache:
-        assert cache.get(base) == ("[[A]]", {"total_tokens": 3}) and len(cache) == 1
+        assert cache.get(base) == ("[[A]]", {"total_tokens": 3}, None) and len(cache) == 1
         assert cache.get("nope") is None
 
 
@@ -151,3 +151,23 @@ def test_two_runs_never_append_to_one_output(tmp_path):
         with pytest.raises(DataError, match="another run is writing"):
             run_pairwise(_pairs(tmp_path), _AlwaysFirst(), out, template=load_template())
     assert out.read_text() == ""
+
+
+def test_stored_parse_is_used_only_for_the_same_parser_code(tmp_path):
+    from prefkit.judge.cache import inputs_key, key_prefix
+    from prefkit.judge.run import parser_fingerprint
+
+    prefix = key_prefix({"model": "m"}, "h")
+    keys = [inputs_key(prefix, ("q", "a", "bc")), inputs_key(prefix, ("q", "ab", "c")),
+            inputs_key(prefix, ("q", "ab", "c"), 1)]
+    assert len(set(keys)) == 3  # length-prefixed inputs, re-ask number
+    mine = parser_fingerprint("pairwise-abc")
+    with JudgeCache(tmp_path / "c.sqlite", commit_every=2) as cache:
+        cache.put(keys[0], "[[A]]", {"total_tokens": 1}, None, (mine, "A", None))
+        cache.put(keys[1], "hmm", {}, None, (mine, None, "no verdict"))
+        cache.put(keys[2], "[[B]]", {}, None, ("pairwise-abc:old-parser", "A", None))
+    with JudgeCache(tmp_path / "c.sqlite") as cache:
+        found = cache.get_many_parsed(keys, mine)
+    assert found[keys[0]] == ("[[A]]", '{"total_tokens": 1}', None, ("A", None))
+    assert found[keys[1]][3] == (None, "no verdict")
+    assert found[keys[2]][3] is None  # made by other parser code: parsed again

@@ -388,3 +388,128 @@ def test_overload_answers_503_with_retry_after_and_recovers(lm_process, lm_serve
     overloads = [line for line in metrics.splitlines()
                  if line.startswith('prefkit_serve_overload_total{model="tiny"}')]
     assert overloads and float(overloads[0].split()[-1]) >= codes.count(503)
+
+
+def _chat_metrics(client: httpx.Client) -> tuple[float, float]:
+    """(model calls, requests) of the ``tiny`` chat queue so far, from /metrics."""
+    text = client.get("/metrics").text
+    values = {}
+    for key in ("count", "sum"):
+        line = next(x for x in text.splitlines()
+                    if x.startswith(f'prefkit_serve_batch_size_{key}{{model="tiny",op="chat"}}'))
+        values[key] = float(line.split()[-1])
+    return values["count"], values["sum"]
+
+
+def test_concurrent_greedy_chats_are_batched_and_equal_one_by_one(lm_process, lm_server
+                                                                  ) -> None:
+    """Four different greedy requests, one by one and then all at once: the concurrent ones
+    share generate calls (left-padded) and get exactly the same tokens back."""
+    subjects = ["cat", "dog", "bird", "river"][:MAX_QUEUE]  # the queue holds MAX_QUEUE
+    bodies = [{"model": "tiny", "temperature": 0, "max_tokens": 6 + 3 * k,
+               "logprobs": k % 2 == 0, "top_logprobs": 2 if k % 2 == 0 else None,
+               "messages": ([{"role": "system", "content": "be kind"}] if k % 3 else []) + [
+                   {"role": "user", "content": f"describe the {s} ?"}]}
+              for k, s in enumerate(subjects)]
+    one_by_one = [_chat(lm_server, **{k: v for k, v in b.items() if k != "model"})
+                  for b in bodies]
+    calls0, requests0 = _chat_metrics(lm_server)
+
+    async def together() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=lm_process[1], timeout=60.0,
+                                     headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+            return list(await asyncio.gather(*(client.post("/v1/chat/completions", json=b)
+                                               for b in bodies)))
+
+    replies = asyncio.run(together())
+    calls, requests = _chat_metrics(lm_server)
+    assert requests - requests0 == len(bodies)
+    assert calls - calls0 < len(bodies), "no two chat requests shared a generate call"
+    prompt_lengths = set()
+    for alone, reply in zip(one_by_one, replies, strict=True):
+        assert reply.status_code == 200, reply.text
+        batched = reply.json()
+        assert batched["usage"] == alone["usage"]
+        prompt_lengths.add(alone["usage"]["prompt_tokens"])
+        (a,), (b,) = alone["choices"], batched["choices"]
+        assert (a["message"], a["finish_reason"]) == (b["message"], b["finish_reason"])
+        if a["logprobs"] is not None:
+            for x, y in zip(a["logprobs"]["content"], b["logprobs"]["content"], strict=True):
+                assert x["token"] == y["token"]
+                assert x["logprob"] == pytest.approx(y["logprob"], abs=1e-4)
+                assert [t["token"] for t in x["top_logprobs"]] == [
+                    t["token"] for t in y["top_logprobs"]]
+    assert len(prompt_lengths) > 1  # the batch really needed padding
+
+
+def test_a_real_openai_client_talks_to_the_server(lm_process, tiny_local) -> None:
+    openai = pytest.importorskip("openai")
+    client = openai.OpenAI(base_url=f"{lm_process[1]}/v1", api_key=TOKEN, max_retries=0,
+                           timeout=60.0)
+    listed = {m.id: m for m in client.models.list()}
+    assert set(listed) == {"tiny", "dpo", "gpm", "crowd"}
+    assert listed["tiny"].owned_by == "prefkit" and listed["tiny"].object == "model"
+    out = client.chat.completions.create(model="tiny", messages=MESSAGES, temperature=0,
+                                         max_tokens=8, logprobs=True, top_logprobs=2)
+    prompt, new = _reference(tiny_local, 8)
+    _, tok = tiny_local
+    choice = out.choices[0]
+    assert choice.message.role == "assistant"
+    assert choice.message.content == tok.decode(new, skip_special_tokens=True)
+    assert [t.token for t in choice.logprobs.content] == [tok.decode([i]) for i in new]
+    assert out.usage.prompt_tokens == len(prompt) and out.usage.completion_tokens == len(new)
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=f"{lm_process[1]}/v1", api_key="wrong", max_retries=0
+                      ).models.list()
+    with pytest.raises(openai.UnprocessableEntityError):
+        client.chat.completions.create(model="tiny", messages=MESSAGES, n=1000)
+
+
+def _slow_model_without_eos(model: Any, tok: Any, monkeypatch: Any, step_s: float) -> None:
+    """Every forward pass takes ``step_s`` longer and never picks end-of-sequence."""
+    import time
+
+    forward = model.forward
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(step_s)
+        out = forward(*args, **kwargs)
+        out.logits[..., tok.eos_token_id] = -1e9
+        return out
+
+    monkeypatch.setattr(model, "forward", slow)
+
+
+def test_generation_stops_at_the_per_request_timeout(tiny_local, monkeypatch) -> None:
+    """In one batch, the request past its deadline stops (504 in the app), its neighbour does
+    not; the generation ends at the deadline, not after the tokens asked for."""
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from prefkit.serve import ServeSettings, create_app
+    from prefkit.serve.chat import ChatJob, ChatModel, ChatRequest, GenerationTimeout
+    from prefkit.serve.served import wrap
+
+    model, tok = tiny_local
+    _slow_model_without_eos(model, tok, monkeypatch, step_s=0.01)
+    chat = ChatModel(model, tok)
+    long = ChatRequest(messages=MESSAGES, temperature=0, max_tokens=100)
+    short = ChatRequest(messages=MESSAGES, temperature=0, max_tokens=3)
+    start = time.perf_counter()
+    late, fine = chat.complete_batch([ChatJob(long, time.monotonic() + 0.15), ChatJob(short)],
+                                     "tiny")
+    elapsed = time.perf_counter() - start
+    assert isinstance(late, GenerationTimeout)
+    assert fine["usage"]["completion_tokens"] == 3
+    assert elapsed < 0.9  # 100 tokens would take ≥ 1 s
+    app = create_app({"tiny": wrap("tiny", "tiny/", chat)},
+                     ServeSettings(chat_timeout_s=0.2, max_wait_ms=0))
+    with TestClient(app) as client:
+        reply = client.post("/v1/chat/completions", json={"messages": MESSAGES,
+                                                          "temperature": 0, "max_tokens": 100})
+        quick = client.post("/v1/chat/completions", json={"messages": MESSAGES,
+                                                          "temperature": 0, "max_tokens": 2})
+    assert reply.status_code == 504, reply.text
+    assert reply.json()["error"].startswith("timeout:") and "0.2 s" in reply.json()["error"]
+    assert quick.status_code == 200 and quick.json()["usage"]["completion_tokens"] == 2

@@ -61,7 +61,15 @@ def test_plural_user_and_unknown_user_population_answer(server, local):
     assert per_user["unknown_users"] == []
     population = model.predict_proba(pairs_dataset(PAIRS, ["never-seen"] * len(PAIRS)))
     np.testing.assert_allclose(stranger["p_a"], population, rtol=0, atol=1e-6)
+    # the population answer in closed form: P = Σ_k π_k σ(θ_ka − θ_kb), π the mixture's prior
+    index = {item: k for k, item in enumerate(model.items_)}
+    closed = [float(np.sum(model.weights_ / (1 + np.exp(-(model.components_[:, index[a]]
+                                                         - model.components_[:, index[b]])))))
+              for a, b in PAIRS]
+    np.testing.assert_allclose(stranger["p_a"], closed, rtol=0, atol=1e-9)
     assert stranger["unknown_users"] == ["never-seen"]
+    assert stranger["user_known"] == [False] * len(PAIRS)
+    assert per_user["user_known"] == [True] * len(PAIRS)
     # the users really differ from the population somewhere (else the test proves nothing)
     assert np.max(np.abs(np.array(per_user["p_a"]) - population)) > 1e-3
 

@@ -81,3 +81,25 @@ def test_settings_refuse_nonsense():
         ServeSettings(max_batch=0)
     with pytest.raises(ServeConfigError, match="max_wait_ms"):
         ServeSettings(max_wait_ms=float("nan"))
+
+
+def test_an_exception_as_output_fails_only_its_job():
+    def fn(xs):
+        return [ValueError(f"no {x}") if x == "bad" else x.upper() for x in xs]
+
+    out, calls = run_batcher(fn, [["a"], ["bad"], ["c"]])
+    assert out[0] == ["A"] and out[2] == ["C"] and str(out[1]) == "no bad"
+    assert calls == [3]  # one call: nobody was retried
+
+
+def test_strict_json_problems():
+    from prefkit.serve.security import json_problem
+
+    assert json_problem(b'{"a": [1.5, {"b": -2e10}], "c": null}') is None
+    assert json_problem(b"{broken") is None  # left to the app, which names the position
+    assert json_problem(b'{"a": 1, "b": {"a": 2}}') is None  # same key, different objects
+    assert json_problem(b'{"a": 1, "a": 2}') == "duplicate key 'a' in one object"
+    assert json_problem(b'{"t": NaN}').startswith("NaN is not a JSON number")
+    assert json_problem(b"[-Infinity]").startswith("-Infinity is not a JSON number")
+    assert json_problem(b"[2e400]").startswith("2e400 overflows")
+    assert json_problem(b"[" * 200_000 + b"]" * 200_000) == "nested too deeply"

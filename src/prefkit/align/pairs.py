@@ -227,7 +227,9 @@ def collate(
 
     ``loss_mask`` marks response tokens (the positions whose log-probabilities count).
     """
-    prompts = [pairs.prompt_ids[i] for i in index] * 2
+    # a per-side prompt for the rejected response where the pairs carry one (DOVE/JPO)
+    rejected_prompts = getattr(pairs, "rejected_prompt_ids", None) or pairs.prompt_ids
+    prompts = [pairs.prompt_ids[i] for i in index] + [rejected_prompts[i] for i in index]
     responses = [pairs.chosen_ids[i] for i in index] + [pairs.rejected_ids[i] for i in index]
     out = collate_sequences(prompts, responses, pad_id, packing=packing)
     idx = np.asarray(index)

@@ -15,20 +15,52 @@ win rate against a baseline.  :func:`leaderboard` ties it all together;
 Save and load with ``prefkit.save(model, dir)`` / ``prefkit.load(dir)``.
 """
 
-from prefkit.choice.bradley_terry import BradleyTerry
-from prefkit.choice.counts import PairCounts, count_outcomes, count_pairs, counts_from_matrix
-from prefkit.choice.davidson import Davidson
-from prefkit.choice.elo import Elo
-from prefkit.choice.forward import forward_predictions
-from prefkit.choice.graph import ComparisonGraphWarning
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# ``leaderboard`` is both a sub-module and a function: bound eagerly, so that importing the
+# sub-module (which sets the package attribute) cannot shadow the function.
 from prefkit.choice.leaderboard import Leaderboard, leaderboard
-from prefkit.choice.persist import load_model
-from prefkit.choice.plackett_luce import PlackettLuce
-from prefkit.choice.rao_kupper import RaoKupper
-from prefkit.choice.scales import to_scale
-from prefkit.choice.thurstone import Thurstone
-from prefkit.choice.thurstone_variances import ThurstoneVariances
-from prefkit.choice.uncertainty import bootstrap, rank_intervals, sandwich_intervals
+
+#: Public name → module that defines it.  Imported on first use (PEP 562), so that
+#: ``prefkit leaderboard`` loads the Bradley–Terry path alone and not, say, the per-item-variance
+#: Thurstone model's scipy.optimize (~65 ms).
+_EXPORTS = {
+    "BradleyTerry": "bradley_terry",
+    "ComparisonGraphWarning": "graph",
+    "Davidson": "davidson",
+    "Elo": "elo",
+    "PairCounts": "counts",
+    "PlackettLuce": "plackett_luce",
+    "RaoKupper": "rao_kupper",
+    "Thurstone": "thurstone",
+    "ThurstoneVariances": "thurstone_variances",
+    "bootstrap": "uncertainty",
+    "count_outcomes": "counts",
+    "count_pairs": "counts",
+    "counts_from_matrix": "counts",
+    "forward_predictions": "forward",
+    "load_model": "persist",
+    "rank_intervals": "uncertainty",
+    "sandwich_intervals": "uncertainty",
+    "to_scale": "scales",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'prefkit.choice' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"prefkit.choice.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
 
 __all__ = [
     "BradleyTerry",

@@ -24,6 +24,7 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,6 @@ from prefkit.choice._threads import one_blas_thread
 from prefkit.choice.bradley_terry import BradleyTerry
 from prefkit.choice.davidson import Davidson
 from prefkit.choice.elo import Elo, bootstrap_elo
-from prefkit.choice.plackett_luce import PlackettLuce
 from prefkit.choice.rao_kupper import RaoKupper
 from prefkit.choice.scales import affine, parse_anchor
 from prefkit.choice.thurstone import Thurstone
@@ -191,7 +191,9 @@ def make_model(
         raise DataError(f"unknown model {model!r} (expected one of {', '.join(MODELS)})")
     if ties is not None and ties not in TIES:
         raise DataError(f"unknown ties convention {ties!r} (expected drop, half or model)")
-    if name in ("pl", "plackett-luce"):
+    if name in ("pl", "plackett-luce"):  # imported here: it loads scipy.sparse (~100 ms)
+        from prefkit.choice.plackett_luce import PlackettLuce
+
         return PlackettLuce(prior_var=prior_var)
     if name == "elo":
         if ties not in (None, "half"):
@@ -234,9 +236,7 @@ def _model_intervals(
     est: Any, level: float, A: np.ndarray, c: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, str]:
     """Model-based (inverse-information) intervals; refit with the fallback prior if needed."""
-    from scipy.special import ndtri  # normal quantile
-
-    z = ndtri(0.5 + level / 2.0)
+    z = NormalDist().inv_cdf(0.5 + level / 2.0)
     how = "model-based (inverse-information) intervals"
     cov = est.rating_cov("model")
     if not np.all(np.isfinite(cov)) or np.max(np.diag(cov), initial=0.0) > 1e6:

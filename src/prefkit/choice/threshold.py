@@ -20,9 +20,11 @@ weighted log-likelihood of each aggregated row and its first and second derivati
 from __future__ import annotations
 
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
-from scipy import special
+
+from prefkit.core.mathfn import log_sigmoid, sigmoid
 
 _TINY = 1e-300
 
@@ -34,20 +36,20 @@ class LogisticLink:
 
     @staticmethod
     def logcdf(x: np.ndarray) -> np.ndarray:
-        return special.log_expit(x)
+        return log_sigmoid(x)
 
     @staticmethod
     def cdf(x: np.ndarray) -> np.ndarray:
-        return special.expit(x)
+        return sigmoid(x)
 
     @staticmethod
     def pdf(x: np.ndarray) -> np.ndarray:
-        return special.expit(x) * special.expit(-x)
+        return sigmoid(x) * sigmoid(-x)
 
     @staticmethod
     def ratio(x: np.ndarray) -> np.ndarray:
         """f(x)/F(x)."""
-        return special.expit(-x)
+        return sigmoid(-x)
 
     @staticmethod
     def dlogpdf(x: np.ndarray) -> np.ndarray:
@@ -56,17 +58,21 @@ class LogisticLink:
 
 
 class NormalLink:
-    """F(x) = Φ(x), the standard normal CDF."""
+    """F(x) = Φ(x), the standard normal CDF (scipy.special, imported when first used)."""
 
     name = "probit"
 
     @staticmethod
     def logcdf(x: np.ndarray) -> np.ndarray:
-        return special.log_ndtr(x)
+        from scipy.special import log_ndtr
+
+        return log_ndtr(x)
 
     @staticmethod
     def cdf(x: np.ndarray) -> np.ndarray:
-        return special.ndtr(x)
+        from scipy.special import ndtr
+
+        return ndtr(x)
 
     @staticmethod
     def pdf(x: np.ndarray) -> np.ndarray:
@@ -74,7 +80,9 @@ class NormalLink:
 
     @staticmethod
     def ratio(x: np.ndarray) -> np.ndarray:
-        return np.exp(-0.5 * x * x - 0.5 * np.log(2.0 * np.pi) - special.log_ndtr(x))
+        from scipy.special import log_ndtr
+
+        return np.exp(-0.5 * x * x - 0.5 * np.log(2.0 * np.pi) - log_ndtr(x))
 
     @staticmethod
     def dlogpdf(x: np.ndarray) -> np.ndarray:
@@ -109,7 +117,7 @@ class ThresholdFamily:
         if self.link is LogisticLink:
             alpha = 2.0 * np.arctanh(f)  # P(tie | η=0) = tanh(α/2)
         else:
-            alpha = float(special.ndtri((1.0 + f) / 2.0))  # 2Φ(α) − 1
+            alpha = NormalDist().inv_cdf((1.0 + f) / 2.0)  # 2Φ(α) − 1
         return float(np.log(alpha))
 
     def tau_public(self, tau: float) -> float:
@@ -146,7 +154,7 @@ class ThresholdFamily:
     def grad(self, eta, tau, wi, wj, t) -> tuple[np.ndarray, np.ndarray | None]:
         """Only ∂ℓ/∂η and ∂ℓ/∂κ (cheap path for gradient-only iterations)."""
         if not self.ties and self.link is LogisticLink:
-            return wi - (wi + wj) * special.expit(eta), None
+            return wi - (wi + wj) * sigmoid(eta), None
         if not self.ties:
             return wi * self.link.ratio(eta) - wj * self.link.ratio(-eta), None
         tm = self.terms(eta, tau, wi, wj, t)

@@ -21,10 +21,9 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
-from scipy import sparse
-from scipy.special import ndtri  # the normal quantile (scipy.stats' norm.ppf, lighter import)
 
 from prefkit.choice import newton
 from prefkit.choice._threads import one_blas_thread
@@ -76,6 +75,8 @@ def bootstrap(
     model._check_fitted()
     if hasattr(model, "_bootstrap"):  # models with their own resampling unit (Plackett–Luce)
         return model._bootstrap(n_rounds, seed=seed)
+    from scipy import sparse
+
     rows, vecs, cnts = _units(model)
     R = model.counts_.n_rows
     total = float(cnts.sum())
@@ -141,7 +142,7 @@ def sandwich_intervals(
         theta = A @ theta
         C = A @ C @ A.T
     se = np.sqrt(np.maximum(np.diag(C), 0.0))
-    z = ndtri(0.5 + level / 2.0)
+    z = NormalDist().inv_cdf(0.5 + level / 2.0)
     return theta, theta - z * se, theta + z * se
 
 

@@ -103,10 +103,22 @@ OPTIONAL_PACKAGES = {
     "choix": "dev",
     "tenacity": "judge",
     "jinja2": "judge",
+    "sqlalchemy": "arena",
+    "alembic": "arena",
+    "psycopg": "postgres",
+    "ray": "ray",
+    "onnxruntime": "onnx",
+    "fastapi": "serve",
+    "uvicorn": "serve",
+    "prometheus_client": "serve",
+    "httpx": "serve",
+    "datasketch": "quality",
+    "matplotlib": "quality",
 }
 #: Commands whose module asks for another extra than :data:`OPTIONAL_PACKAGES` says, when the
 #: package is part of that extra (``prefkit align`` needs ``prefkit[align]``, a subset of text).
-EXTRA_BY_MODULE = {"prefkit.cli.align": "align"}
+EXTRA_BY_MODULE = {"prefkit.cli.align": "align", "prefkit.cli.report": "arena",
+                   "prefkit.cli.arena": "arena"}
 ALIGN_PACKAGES = frozenset({"torch", "transformers", "safetensors", "peft", "accelerate"})
 GUARDED = "__prefkit_guarded__"
 
@@ -122,8 +134,11 @@ def install_hint(err: BaseException, module: str | None = None) -> str | None:
     extra = OPTIONAL_PACKAGES.get(package)
     if extra is None:
         return None
-    if EXTRA_BY_MODULE.get(module or "") == "align" and package in ALIGN_PACKAGES:
+    by_module = EXTRA_BY_MODULE.get(module or "")
+    if by_module == "align" and package in ALIGN_PACKAGES:
         extra = "align"
+    elif by_module == "arena" and package in ("jinja2", "matplotlib", "fastapi", "uvicorn"):
+        extra = "arena"  # the arena extra holds the page and report packages too
     return (
         f"needs the optional package '{package}': install prefkit[{extra}] "
         f"(pip install 'prefkit[{extra}]')"

@@ -426,3 +426,9 @@ def bon_command(
     with atomic_path(os.fspath(out)) as tmp:
         Path(tmp).write_text("\n".join(lines) + "\n", encoding="utf-8")
     typer.echo(f"wrote {len(lines)} prompts → {out}")
+
+
+# ``prefkit align online`` / ``prefkit align overopt`` (issue 17) live in their own module
+from prefkit.cli.align_online import register as _register_online  # noqa: E402
+
+_register_online(align_app)

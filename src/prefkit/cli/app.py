@@ -89,6 +89,16 @@ COMMANDS: dict[str, CommandEntry] = {
         "Serve saved models over HTTP: scores, comparisons, OpenRLHF rewards, metrics.",
         "prefkit serve rm/ --port 8000",
     ),
+    "arena": CommandEntry(
+        "prefkit.cli.arena", "arena_app",
+        "Run your own arena: a vote store, a voting page, a live leaderboard, exports.",
+        "prefkit arena init && prefkit arena add-tasks pairs.jsonl && prefkit arena serve",
+    ),
+    "report": CommandEntry(
+        "prefkit.cli.report", "report_command",
+        "Write one self-contained HTML report of data, a leaderboard or a saved model.",
+        "prefkit report battles.jsonl --out report.html",
+    ),
     "demo": CommandEntry(
         "prefkit.cli.demo", "demo_command",
         "Simulate battles, fit a leaderboard with intervals, and check it against the truth.",

@@ -10,7 +10,10 @@
 
 * ``prefkit judge pairwise DATA --endpoint URL --model NAME --out J.jsonl`` — ask an
   OpenAI-compatible judge about every pair in both orders (Jinja2 template, SQLite cache, resume);
-  the output is read by ``prefkit judge analyze``.
+  ``--model hf:DIR`` reads a local causal LM's verdict-token probabilities, ``--model rm:DIR``
+  asks a saved prefkit reward model; repeating ``--model`` asks a jury (``--jury-rule``); token
+  usage and, with ``--price-in/--price-out``, cost are shown and summed.  The output is read by
+  ``prefkit judge analyze``.
 """
 
 from __future__ import annotations
@@ -124,6 +127,11 @@ def analyze_command(
     bootstrap: BootstrapOpt = 1000,
     seed: SeedOpt = 0,
     json_out: JsonOpt = False,
+    self_model: Annotated[
+        list[str] | None, typer.Option("--self-model", metavar="NAME",
+                                       help="The judge's own model(s), for the DBG "
+                                       "self-preference score (default: the judge's family).")
+    ] = None,
 ) -> None:
     """Bias and agreement statistics of recorded judge verdicts.
 
@@ -144,7 +152,7 @@ def analyze_command(
             result = analyze(
                 reparsed if verdicts is Verdicts.reparse else dataset,
                 human=human_data, aggregation=aggregation.value, by=by,
-                bootstrap=bootstrap, seed=seed,
+                bootstrap=bootstrap, seed=seed, self_models=self_model or None,
             )
         except DataError as err:
             raise err.with_context(source=str(file)) from None
@@ -168,7 +176,7 @@ def _print_summary(result: dict[str, Any]) -> None:
     lines = [f"format: {result.get('format')}  verdicts: {result['verdicts']}"]
     keys = ("n", "unparsed", "position_consistency", "first_position_win_rate", "tie_rate",
             "longer_win_rate", "length_coef", "agreement_with_ties", "agreement_without_ties",
-            "cohen_kappa", "mean_score")
+            "cohen_kappa", "dbg", "ece", "mean_score")
     for key in keys:
         if key in result:
             lines.append(f"{key:26s} {_fmt(result[key], result.get(f'{key}_ci'))}")
@@ -230,6 +238,13 @@ def battles_command(
         sys.stdout.write(board.to_markdown())
 
 
+class JuryRule(str, Enum):
+    """How several judges make one verdict."""
+
+    mean = "mean"
+    majority = "majority"
+
+
 class Orders(str, Enum):
     """Which orders to show each pair in."""
 
@@ -241,12 +256,18 @@ class Orders(str, Enum):
 @judge_app.command("pairwise")
 def pairwise_command(
     file: DataFileArg,
-    endpoint: Annotated[
-        str, typer.Option("--endpoint", metavar="URL",
-                          help="OpenAI-compatible base URL (http://host:8000 or …/v1).")
+    model: Annotated[
+        list[str],
+        typer.Option("--model", metavar="NAME",
+                     help="Judge: a model NAME at --endpoint, hf:DIR (local causal LM, verdict "
+                     "from next-token log-probabilities) or rm:DIR (a saved prefkit reward "
+                     "model). Repeat for a jury."),
     ],
-    model: Annotated[str, typer.Option("--model", metavar="NAME", help="Judge model name.")],
     out: Annotated[Path, out_file("Judgments JSONL (appended to: a rerun resumes).")],
+    endpoint: Annotated[
+        str | None, typer.Option("--endpoint", metavar="URL",
+                                 help="OpenAI-compatible base URL (http://host:8000 or …/v1).")
+    ] = None,
     format: FormatOpt = "auto",
     mapping: MapOpt = None,
     label_map: LabelMapOpt = None,
@@ -255,6 +276,13 @@ def pairwise_command(
                           help="Built-in template name (pairwise) or a .jinja file.")
     ] = "pairwise",
     orders: Annotated[Orders, typer.Option("--orders", help="Orders to ask.")] = Orders.both,
+    aggregation: Annotated[
+        Aggregation, typer.Option("--aggregation",
+                                  help="How two orders make one verdict (jury summary).")
+    ] = Aggregation.average,
+    jury_rule: Annotated[
+        JuryRule, typer.Option("--jury-rule", help="How several --model judges make one.")
+    ] = JuryRule.mean,
     concurrency: Annotated[
         int, typer.Option("--concurrency", metavar="N", help="Requests in flight at most.")
     ] = 16,
@@ -278,6 +306,20 @@ def pairwise_command(
     max_tokens: Annotated[
         int | None, typer.Option("--max-tokens", metavar="N", help="Reply length limit.")
     ] = None,
+    price_in: Annotated[
+        float | None, typer.Option("--price-in", metavar="P",
+                                   help="Price per 1,000 prompt tokens (HTTP judges).")
+    ] = None,
+    price_out: Annotated[
+        float | None, typer.Option("--price-out", metavar="P",
+                                   help="Price per 1,000 completion tokens (HTTP judges).")
+    ] = None,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", metavar="N", help="Prompts per forward pass (hf:).")
+    ] = 8,
+    device: Annotated[
+        str, typer.Option("--device", metavar="D", help="hf: device (auto, cpu, cuda).")
+    ] = "auto",
     cache: Annotated[
         Path | None, typer.Option("--cache", metavar="FILE",
                                   help="SQLite reply cache (default: OUT + .cache.sqlite).")
@@ -285,7 +327,7 @@ def pairwise_command(
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
     json_out: JsonOpt = False,
 ) -> None:
-    """Ask an OpenAI-compatible judge about every pair, in both orders.
+    """Ask a judge (or a jury) about every pair, in both orders.
 
     Example: prefkit judge pairwise pairs.jsonl --endpoint URL --model m --out j.jsonl
     """
@@ -293,51 +335,125 @@ def pairwise_command(
     from prefkit.core.progress import progress_bar
     from prefkit.judge.backends.openai_http import JudgeBackendError, OpenAIChatBackend
     from prefkit.judge.cache import JudgeCache
-    from prefkit.judge.run import check_pairs, read_pairs_jsonl, run_pairwise
+    from prefkit.judge.live import make_backend
+    from prefkit.judge.run import (
+        Pricing,
+        RunSummary,
+        check_pairs,
+        read_pairs_jsonl,
+        run_pairwise,
+    )
     from prefkit.judge.templates import load_template
 
-    for name, value in (("--concurrency", concurrency), ("--max-attempts", max_attempts)):
+    for name, value in (("--concurrency", concurrency), ("--max-attempts", max_attempts),
+                        ("--batch-size", batch_size)):
         if value < 1:
             raise DataError(f"{name} must be ≥ 1", field=name)
     if reask < 0 or timeout <= 0 or (rpm is not None and rpm <= 0):
         raise DataError("--reask must be ≥ 0, --timeout and --rpm > 0", field="options")
+    if any(p is not None and (p < 0 or p != p) for p in (price_in, price_out)):
+        raise DataError("--price-in and --price-out must be ≥ 0", field="--price-in")
+    if len(set(model)) != len(model):
+        raise DataError("the same --model is given twice", field="--model")
     tmpl = load_template(template)
     if format == "auto" and not mapping and file.suffix == ".jsonl" and file.is_file():
         dataset: Any = read_pairs_jsonl(file)  # unlabelled pairs: no winner needed
     else:
         dataset = load(file, format, mapping=mapping, label_map=label_map)
-    params: dict[str, Any] = {"temperature": temperature}
-    if max_tokens is not None:
-        params["max_tokens"] = max_tokens
-    backend = OpenAIChatBackend(endpoint, model, api_key_env=api_key_env,
-                                concurrency=concurrency, timeout=timeout, rpm=rpm,
-                                max_attempts=max_attempts, params=params)
+    backends = [
+        make_backend(spec, endpoint=endpoint, api_key_env=api_key_env, temperature=temperature,
+                     max_tokens=max_tokens, concurrency=concurrency, timeout=timeout, rpm=rpm,
+                     max_attempts=max_attempts, batch_size=batch_size, device=device)
+        for spec in model
+    ]
+    priced = price_in is not None or price_out is not None
+    pricing = {str(b.name): Pricing(price_in or 0.0, price_out or 0.0)
+               for b in backends if priced and isinstance(b, OpenAIChatBackend)}
     cache_path = cache or out.with_name(out.name + ".cache.sqlite")
     orders_used = ("ab", "ba") if orders is Orders.both else (orders.value,)
-    pending = len(dataset) * len(orders_used)
+    pending = len(dataset) * len(orders_used) * len(backends)
     check_pairs(dataset)  # bad data is one line before any request
     if not cache_path.exists():
-        backend.preflight()  # no cache: everything will be asked — fail before any file exists
+        for backend in backends:  # everything will be asked: fail before any file exists
+            backend.preflight()
+    summary = RunSummary()
     with JudgeCache(cache_path) as reply_cache, \
-            progress_bar(progress, pending, "judge", unit="judgments") as advance:
-        summary = run_pairwise(dataset, backend, out, template=tmpl, orders=orders_used,
-                               cache=reply_cache, reask=reask, advance=advance)
+            progress_bar(progress, pending, "judge", unit="judgments",
+                         status=summary.status) as advance:
+        run_pairwise(dataset, backends if len(backends) > 1 else backends[0], out,
+                     template=tmpl, orders=orders_used, cache=reply_cache, reask=reask,
+                     advance=advance, pricing=pricing, summary=summary)
+    requests = sum(getattr(b, "requests_sent", 0) for b in backends)
+    retries = sum(getattr(b, "retries", 0) for b in backends)
     result = {**summary.as_dict(), "out": str(out), "cache": str(cache_path),
               "template": tmpl.name, "template_hash": tmpl.hash,
-              "requests_sent": backend.requests_sent, "retries": backend.retries,
-              "usage": backend.usage}
+              "requests_sent": requests, "retries": retries}
+    for name, entry in result["judges"].items():
+        backend = next(b for b in backends if str(b.name) == name)
+        entry["requests_sent"] = getattr(backend, "requests_sent", 0)
+        entry["retries"] = getattr(backend, "retries", 0)
+    if len(backends) > 1 and out.exists():
+        result["jury"] = _jury_summary(out, aggregation.value, jury_rule.value,
+                                       [str(b.name) for b in backends])
     if json_out:
         echo_json(result)
     else:
+        cost = f", cost {summary.cost:.4f}" if summary.cost is not None else ""
         sys.stderr.write(
             f"{summary.written} judgments -> {out} ({summary.already_done} already there, "
             f"{summary.asked} asked, {summary.cached} cached), {summary.unparsed} unparsed, "
-            f"{summary.errors} failed, {backend.retries} retries, "
-            f"{backend.usage['total_tokens']} tokens\n"
+            f"{summary.errors} failed, {retries} retries, {summary.tokens} tokens{cost}\n"
         )
+        if len(backends) > 1:
+            for name, entry in result["judges"].items():
+                agree = result.get("jury", {}).get("agreement_with_jury", {}).get(name)
+                shown = "—" if agree is None else f"{agree:.3f}"
+                sys.stderr.write(f"  {name}: {entry['written']} written, {entry['unparsed']} "
+                                 f"unparsed, {entry['tokens']} tokens, agrees with the jury "
+                                 f"on {shown}\n")
     if summary.errors:
         raise JudgeBackendError(
             f"{summary.errors} requests failed (e.g. {summary.error_examples[0]}); the "
             f"{summary.already_done + summary.written} judgments received are in {out}: "
             "run the same command again to ask the rest"
         )
+
+
+def _jury_summary(out: Path, aggregation: str, rule: str, names: list[str]) -> dict[str, Any]:
+    """The jury's verdicts over the judgments in ``out``: each judge's two orders folded by
+    ``aggregation``, judges combined by ``rule``; how often each judge's vote is the jury's."""
+    import numpy as np
+
+    from prefkit.judge.judgments import aggregate_probabilities, pair_table
+    from prefkit.judge.jury import combine
+    from prefkit.judge.run import read_judgment_file
+
+    try:
+        table = pair_table(read_judgment_file(out))
+    except DataError:  # no verdict at all
+        return {"rule": rule, "aggregation": aggregation, "pairs": 0, "decided": 0,
+                "agreement_with_jury": {}}
+    assert table.prob is not None
+    p = aggregate_probabilities(table.outcome, table.prob, aggregation)
+    pairs = sorted(set(table.pair_id))
+    row = {pid: k for k, pid in enumerate(pairs)}
+    by_judge = np.full((len(names), len(pairs)), np.nan)
+    for pid, judge, value in zip(table.pair_id, table.judge, p, strict=True):
+        if judge in names:
+            by_judge[names.index(judge), row[pid]] = value
+    jury = combine(by_judge, rule)
+    agreement: dict[str, float | None] = {}
+    for name, values in zip(names, by_judge, strict=True):
+        both = ~np.isnan(values) & ~np.isnan(jury)
+        same = np.sign(values[both] - 0.5) == np.sign(jury[both] - 0.5)
+        agreement[name] = float(same.mean()) if both.any() else None
+    decided = jury[~np.isnan(jury)]
+    return {"rule": rule, "aggregation": aggregation, "pairs": len(pairs),
+            "decided": len(decided),
+            "a_win_rate": float((decided > 0.5).mean()) if len(decided) else None,
+            "agreement_with_jury": agreement}
+
+
+from prefkit.cli.judge_grading import register_grading_commands  # noqa: E402
+
+register_grading_commands(judge_app)  # grade, checklist, arena-hard, arena-pairs

@@ -4,6 +4,8 @@
     prefkit quality drivers pairs.jsonl --by source     # property effects and length bias
     prefkit quality next battles.jsonl --n 20           # the pairs to label next
     prefkit quality flips battles.jsonl --out fixed.jsonl --repair drop   # flipped labels
+    prefkit quality flips pairs.jsonl --method rm --heldout-splits 3  # ... by a reward ensemble
+    prefkit quality drivers pairs.jsonl --method bayes --by annotator_id  # Laplace, pooled
     prefkit quality duplicates train.jsonl --against test.jsonl   # duplicates and leaks
     prefkit quality report votes.jsonl --out report/    # JSON summary + PNG figures
 """
@@ -82,11 +84,20 @@ def annotators_command(
         else:
             def make() -> Any:
                 return DawidSkene()
+        import warnings
+
+        from prefkit.quality._comparisons import group_comparisons
+        from prefkit.quality.identification import identification
+
         fitted = make().fit(ds)
+        ident = identification(group_comparisons(ds))
+        for text in ident["warnings"]:
+            warnings.warn(text, stacklevel=1)
         report: dict[str, Any] = {
             "model": ReliabilityModel(model).value,
             "records": len(ds),
             "annotators": fitted.annotator_report(),
+            "identification": ident,
         }
         for name, base in majority_agreement(ds).items():
             report["annotators"][name]["majority_agreement"] = base["agreement"]
@@ -115,12 +126,23 @@ def annotators_command(
                    f"majority vote {h['majority']:.3f}")
 
 
+class DriversMethod(str, Enum):
+    """How ``quality drivers`` puts intervals on the property effects."""
+
+    bootstrap = "bootstrap"
+    bayes = "bayes"
+
+
 @quality_app.command("drivers")
 def drivers_command(
     data: DataFileArg,
     by: ByOpt = None,
     bootstrap: Annotated[int, typer.Option(
         "--bootstrap", metavar="INT", help="Bootstrap refits for the intervals.")] = 200,
+    method: Annotated[DriversMethod, typer.Option(
+        "--method", help="bootstrap (percentile intervals, labels of one pair_id resampled "
+        "together) or bayes (Laplace posterior of a Bayesian logistic regression).")
+    ] = DriversMethod.bootstrap,
     seed: SeedOpt = 0,
     as_json: JsonOpt = False,
     fmt: FormatOpt = "auto",
@@ -135,13 +157,28 @@ def drivers_command(
 
     ds = _read(data, fmt, mapping, label_map)
     with about(data):
-        report = drivers_report(ds, by=by, n_bootstrap=bootstrap, seed=seed)
+        report = drivers_report(ds, by=by, n_bootstrap=bootstrap, seed=seed,
+                                method=DriversMethod(method).value)
     if as_json:
         echo_json(report)
         return
     _print_effects("all records", report["overall"])
     for value, effects in (report.get("by") or {}).get("groups", {}).items():
         _print_effects(f"{report['by']['column']} = {value}", effects)
+    hier = (report.get("by") or {}).get("hierarchical")
+    if hier:
+        typer.echo(f"\npartially pooled per {report['by']['column']} (β_g ~ N(μ, τ²)):")
+        for name, row in hier["population"].items():
+            groups = "  ".join(f"{g}={b['effects'][name]['coef']:+.2f}"
+                               for g, b in list(hier["groups"].items())[:8])
+            typer.echo(f"  {name:<18} μ={row['coef']:+.3f} τ={row['tau']:.3f}  {groups}")
+    ctrl = report.get("controlled") or {}
+    if "items" in ctrl:
+        typer.echo("\nstyle-controlled item strengths (properties held fixed), raw → controlled:")
+        for name, row in sorted(ctrl["items"].items(), key=lambda kv: kv[1]["controlled_rank"]):
+            typer.echo(f"  {name[:28]:<28} {row['raw']:+.3f} (#{row['raw_rank']}) → "
+                       f"{row['controlled']:+.3f} (#{row['controlled_rank']})  "
+                       f"win rate {row['win_rate']:.3f}")
     lb = report["length_bias"]
     if lb:
         lo, hi = lb["interval"]
@@ -223,9 +260,20 @@ class Repair(str, Enum):
     soft = "soft"
 
 
+class FlipMethod(str, Enum):
+    """Which model ``quality flips`` judges the labels with."""
+
+    bt = "bt"
+    rm = "rm"
+
+
 @quality_app.command("flips")
 def flips_command(
     data: DataFileArg,
+    method: Annotated[FlipMethod, typer.Option(
+        "--method", help="bt: cross-fitted Bradley–Terry on item ids (leaderboards); rm: "
+        "cross-fitted reward-model ensemble on the texts (MiniLM embeddings).")
+    ] = FlipMethod.bt,
     repair: Annotated[Repair, typer.Option(
         "--repair", help="With --out: drop or flip the flagged records, or soft-label every "
         "record.")] = Repair.soft,
@@ -233,6 +281,15 @@ def flips_command(
         "Write the repaired data here (.jsonl, .csv, .parquet).")] = None,
     folds: Annotated[int, typer.Option(
         "--folds", metavar="INT", help="Cross-fitting folds.")] = 5,
+    members: Annotated[int, typer.Option(
+        "--members", metavar="INT", help="--method rm: reward heads per fold (bootstrap "
+        "ensemble).")] = 5,
+    weight_decay: Annotated[str, typer.Option(
+        "--weight-decay", metavar="FLOAT|auto", help="--method rm: the heads' weight decay, or "
+        "auto (chosen per fold on its training folds).")] = "1e-3",
+    heldout: Annotated[int, typer.Option(
+        "--heldout-splits", metavar="INT", help="--method rm: also measure held-out reward-model "
+        "accuracy with each repair on this many 80/20 splits by prompt (0: skip).")] = 0,
     top: Annotated[int, typer.Option(
         "--top", metavar="INT", help="How many of the most suspect records to list.")] = 10,
     seed: SeedOpt = 0,
@@ -241,43 +298,80 @@ def flips_command(
     mapping: MapOpt = None,
     label_map: LabelMapOpt = None,
 ) -> None:
-    """Estimate the flip rate ε and which labels are flipped (cross-fitted Bradley–Terry).
+    """Estimate the flip rate ε and which labels are flipped (cross-fitted, so no record judges
+    itself): Bradley–Terry on item ids, or a reward-model ensemble on the texts.
 
-    Example: prefkit quality flips battles.jsonl --json --out repaired.jsonl --repair drop
+    Example: prefkit quality flips pairs.jsonl --method rm --json --out repaired.jsonl
     """
     import numpy as np
 
     from prefkit.cli._common import output_format, write
+    from prefkit.errors import DataError
     from prefkit.quality.noisy_labels import detect_flips
     from prefkit.quality.noisy_labels import repair as repair_data
 
     if out is not None:
         output_format(out)
+    wd: float | str = weight_decay
+    if weight_decay != "auto":
+        try:
+            wd = float(weight_decay)
+        except ValueError:
+            raise DataError(f"--weight-decay must be a number ≥ 0 or 'auto', not "
+                            f"{weight_decay!r}", field="--weight-decay") from None
+        if not wd >= 0:
+            raise DataError("--weight-decay must be ≥ 0", field="--weight-decay")
     ds = _read(data, fmt, mapping, label_map)
+    doc: dict[str, Any] = {"records": len(ds), "method": FlipMethod(method).value}
     with about(data):
-        report = detect_flips(ds, n_folds=folds, seed=seed)
-    order = np.argsort(-report.flip_prob)[:max(top, 0)]
-    doc = {
-        "records": len(ds),
-        "flip_rate": report.flip_rate,
-        "flip_rate_posterior": report.flip_rate_posterior,
-        "flagged": int(report.flagged().sum()),
-        "most_suspect": [{"row": int(r), "flip_prob": float(report.flip_prob[r]),
-                          "strength": float(report.strength_mean[r]),
-                          "strength_sd": float(report.strength_sd[r])} for r in order],
-    }
+        if FlipMethod(method) is FlipMethod.rm:
+            from prefkit.quality.rm_flips import detect_flips_rm, pair_features_of
+
+            if not (ds.has("a_text") and ds.has("b_text")):
+                raise DataError("--method rm needs response texts (a_text/b_text); for "
+                                "item-level data use --method bt", source=ds.name,
+                                field="a_text")
+            feats = pair_features_of(ds)
+            report = detect_flips_rm(ds, features=feats, n_folds=folds, members=members,
+                                     weight_decay=wd, seed=seed, progress=None)
+            doc.update(report.summary())
+            doc["records"] = len(ds)
+            if heldout > 0:
+                from prefkit.quality.repair_eval import heldout_repair_accuracy
+
+                doc["heldout_repair"] = heldout_repair_accuracy(
+                    ds, features=feats, splits=heldout, members=members,
+                    weight_decay=1e-3 if wd == "auto" else float(wd), seed=seed)
+        else:
+            report = detect_flips(ds, n_folds=folds, seed=seed)
+            doc.update({"flip_rate": report.flip_rate,
+                        "flip_rate_posterior": report.flip_rate_posterior,
+                        "flagged": int(report.flagged().sum())})
+    order = (report.suspicion_order() if hasattr(report, "suspicion_order")
+             else np.argsort(-report.flip_prob))[:max(top, 0)]
+    doc["most_suspect"] = [{"row": int(r), "flip_prob": float(report.flip_prob[r]),
+                            "strength": float(report.strength_mean[r]),
+                            "strength_sd": float(report.strength_sd[r])} for r in order]
     if out is not None:
         write(repair_data(ds, report, Repair(repair).value), out)
         doc["written"] = str(out)
     if as_json:
         echo_json(doc)
         return
-    typer.echo(f"estimated flip rate ε = {doc['flip_rate']:.3f} (mean cross-fitted flip "
-               f"probability {doc['flip_rate_posterior']:.3f}); {doc['flagged']:,} of "
-               f"{len(ds):,} records flagged (P(flip) > ½)")
+    line = f"estimated flip rate ε = {doc['flip_rate']:.3f}"
+    if "flip_rate_interval" in doc:
+        lo, hi = doc["flip_rate_interval"]
+        line += (f" [{lo:.3f}, {hi:.3f}]; the reward ensemble disagrees with "
+                 f"{doc['disagreement_rate']:.3f} of the labels (cross-fitted accuracy "
+                 f"{doc['crossfit_accuracy']:.3f})")
+    typer.echo(line)
+    typer.echo(f"mean cross-fitted flip probability {doc['flip_rate_posterior']:.3f}; "
+               f"{doc['flagged']:,} of {len(ds):,} records flagged (P(flip) > ½)")
     for row in doc["most_suspect"]:
         typer.echo(f"  record {row['row']}: P(flip) = {row['flip_prob']:.3f}, strength "
                    f"{row['strength']:+.2f} ± {row['strength_sd']:.2f}")
+    for how, row in (doc.get("heldout_repair") or {}).get("repairs", {}).items():
+        typer.echo(f"  held-out RM accuracy with repair {how}: {row['accuracy']:.4f}")
     if out is not None:
         typer.echo(f"repaired ({Repair(repair).value}) -> {out}")
 
@@ -358,6 +452,9 @@ def report_command(
         "--threshold", metavar="FLOAT", help="Near-duplicate Jaccard threshold.")] = 0.9,
     figures: Annotated[bool, typer.Option(
         "--figures/--no-figures", help="Also draw the PNG figures (matplotlib).")] = True,
+    rm_flips: Annotated[bool, typer.Option(
+        "--rm-flips/--no-rm-flips", help="Also detect flipped labels with a cross-fitted "
+        "reward-model ensemble on the texts (encodes every text with MiniLM).")] = False,
     seed: SeedOpt = 0,
     as_json: JsonOpt = False,
     fmt: FormatOpt = "auto",
@@ -373,7 +470,8 @@ def report_command(
 
     ds = load(data, fmt, mapping=mapping, label_map=label_map)
     with about(data):
-        doc = build_report(ds, n_bootstrap=max(bootstrap, 0), threshold=threshold, seed=seed)
+        doc = build_report(ds, n_bootstrap=max(bootstrap, 0), threshold=threshold, seed=seed,
+                           rm_flips=rm_flips)
     written = write_report(doc, out, figures=figures)
     if as_json:
         echo_json({"out": str(out), "files": [p.name for p in written],
@@ -381,7 +479,9 @@ def report_command(
                                      if isinstance(v, dict) and "skipped" in v),
                    "notes": doc["notes"]})
         return
-    for key in ("annotators", "drivers", "length_bias", "flips", "duplicates"):
+    for key in ("annotators", "drivers", "length_bias", "flips", "duplicates", "rm_flips"):
+        if key not in doc:
+            continue
         block = doc[key]
         typer.echo(f"{key}: " + (f"skipped ({block['skipped']})" if "skipped" in block else "ok"))
     for note in doc["notes"]:

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import json
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,7 +26,6 @@ from prefkit.cli.options import (
     out_dir,
     out_file,
 )
-from prefkit.data.io import atomic_path
 from prefkit.encode.relevance import DEFAULT_INPUTS
 from prefkit.errors import DataError
 
@@ -76,10 +74,22 @@ def _pairs(
         return ds.to_pairs()
 
 
-def _encoder(path: Path | None) -> Any:
-    from prefkit.encode import CachedEncoder, SentenceEncoder, default_encoder
+def _encoder(path: Path | None, backend: str = "torch") -> Any:
+    from prefkit.encode.onnx_encoder import cached_encoder
 
-    return default_encoder() if path is None else CachedEncoder(SentenceEncoder(path))
+    return cached_encoder(path, backend)
+
+
+class EncoderBackend(str, Enum):
+    """Where the sentence encoder runs (docs/scale.md)."""
+
+    torch = "torch"
+    onnx = "onnx"
+
+
+EncoderBackendOpt = Annotated[EncoderBackend, typer.Option(
+    "--encoder-backend", help="torch: sentence-transformers; onnx: the same model on ONNX "
+    "Runtime with int8 weights (faster on CPU, cosine ≥ 0.99; pip install 'prefkit[onnx]').")]
 
 
 def _fit_summary(model: Any, validation: Any) -> list[str]:
@@ -153,6 +163,7 @@ def train(
     fmt: FormatOption = "auto",
     mapping: MapOpt = None,
     label_map: LabelMapOpt = None,
+    encoder_backend: EncoderBackendOpt = EncoderBackend.torch,
 ) -> None:
     """Train a reward model on DATA and save it to --out.
 
@@ -213,7 +224,8 @@ def train(
                 raise DataError("--debias applies to the multi head", field="--debias")
             opts.update(debias=debias)
         with about(data):
-            model = RewardModel(_encoder(encoder), head, inputs=inputs, **opts).fit(ds)
+            model = RewardModel(_encoder(encoder, EncoderBackend(encoder_backend).value), head,
+                                inputs=inputs, **opts).fit(ds)
         what = f"{head} head"
     held_out = (
         None if validation is None
@@ -294,6 +306,13 @@ def evaluate_command(
     echo_report(result, as_json=as_json, by=by)
 
 
+class Engine(str, Enum):
+    """Where a batch job runs."""
+
+    local = "local"
+    ray = "ray"
+
+
 @rm_app.command("score")
 def score_command(
     model_dir: Annotated[Path, typer.Argument(help="Directory written by 'prefkit rm train'.")],
@@ -301,34 +320,78 @@ def score_command(
     out: Annotated[Path, out_file("JSON-lines file of per-record rewards.")],
     encoder: Annotated[Path | None, typer.Option(
         help="Encoder directory to use (overrides the one saved with the model).")] = None,
+    engine: Annotated[Engine, typer.Option(
+        "--engine", help="local: this process; ray: a Ray cluster (RAY_ADDRESS, or a local "
+        "one), one model per actor. Same scores, same order.")] = Engine.local,
+    shard_rows: Annotated[int, typer.Option(
+        "--shard-rows", min=1, help="Records per shard: the unit of work and of resuming.")] = 4096,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", min=1, help="Ray actors (default: one per CPU of the cluster).")] = None,
     fmt: FormatOption = "auto",
     mapping: MapOpt = None,
     label_map: LabelMapOpt = None,
+    encoder_backend: EncoderBackendOpt = EncoderBackend.torch,
 ) -> None:
     """Write r_a, r_b (scalar models) and P(a ≻ b) for every record of DATA.
 
-    Example: prefkit rm score rm/ test.jsonl --out scores.jsonl
-    """
-    import numpy as np
+    The job runs in shards; finished shards are kept in OUT.parts/ until OUT is whole, so a
+    killed run resumes where it stopped.
 
-    model = _load(model_dir, encoder)
+    Example: prefkit rm score rm/ test.jsonl --out scores.jsonl --engine ray
+    """
+    from prefkit.core.progress import progress_bar
+    from prefkit.jobs.score import run_score_job
+
+    backend = EncoderBackend(encoder_backend).value
+    model = (_load(model_dir, encoder) if engine is Engine.local and backend == "torch"
+             else None)
     ds = _pairs(data, fmt, mapping=mapping, label_map=label_map)
-    with about(data):
-        full = (
-            model.predict_outcome_proba(ds)
-            if hasattr(model, "predict_outcome_proba")
-            else np.column_stack([model.predict_proba(ds), np.zeros(len(ds)), np.zeros(len(ds))])
+    with about(data), progress_bar(True, len(ds), "scoring", unit="records") as advance:
+        summary = run_score_job(
+            model_dir, ds, out, engine=engine.value, encoder_dir=encoder, shard_rows=shard_rows,
+            workers=workers, model=model, on_shard=lambda rows, _left: advance(rows),
+            encoder_backend=backend,
         )
-        scalar = getattr(getattr(model, "head", None), "scalar", True) and hasattr(model, "reward")
-        rewards = model.reward(ds) if scalar else None
-        ra, rb = (rewards[:, 0], rewards[:, 1]) if rewards is not None else (None, None)
-    ties = bool(getattr(getattr(model, "head", None), "ties", False))
-    with atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8") as fh:
-        for k in range(len(ds)):
-            rec: dict[str, Any] = {"record": k, "p_a": float(full[k, 0])}
-            if ties:
-                rec["p_tie"] = float(full[k, 2])
-            if ra is not None:
-                rec.update(r_a=float(ra[k]), r_b=float(rb[k]))
-            fh.write(json.dumps(rec) + "\n")
-    typer.echo(f"scored {len(ds):,} records -> {out}")
+    resumed = f" ({summary['resumed']} shard(s) resumed)" if summary["resumed"] else ""
+    typer.echo(f"scored {len(ds):,} records -> {out}{resumed}")
+
+
+@rm_app.command("encode")
+def encode_command(
+    data: Annotated[Path, typer.Argument(help="Pairwise file whose responses to embed.")],
+    out: Annotated[Path, out_file("A .npy array (records, 2, dim): the a and b embeddings.")],
+    encoder: Annotated[Path | None, typer.Option(
+        help="Encoder directory (default: the bundled MiniLM).")] = None,
+    engine: Annotated[Engine, typer.Option(
+        "--engine", help="local: this process; ray: a Ray cluster, one encoder per actor.")
+    ] = Engine.local,
+    shard_rows: Annotated[int, typer.Option(
+        "--shard-rows", min=1, help="Records per shard: the unit of work and of resuming.")] = 1024,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", min=1, help="Ray actors (default: one per CPU of the cluster).")] = None,
+    fmt: FormatOption = "auto",
+    mapping: MapOpt = None,
+    label_map: LabelMapOpt = None,
+    encoder_backend: EncoderBackendOpt = EncoderBackend.torch,
+) -> None:
+    """Embed every response of DATA (packed with its prompt) into a .npy file and the cache.
+
+    The vectors also fill the shared embedding cache, so a later 'rm train' or 'rm score' on
+    the same texts encodes nothing. Killed runs resume from OUT.parts/.
+
+    Example: prefkit rm encode pairs.jsonl --out pairs.npy --engine ray --workers 4
+    """
+    from prefkit.core.progress import progress_bar
+    from prefkit.jobs.encode import run_encode_job
+
+    if out.suffix != ".npy":
+        raise DataError(f"{out}: the output is a numpy array; name it *.npy")
+    ds = _pairs(data, fmt, mapping=mapping, label_map=label_map)
+    with about(data), progress_bar(True, len(ds), "encoding", unit="records") as advance:
+        summary = run_encode_job(
+            ds, out, engine=engine.value, encoder_dir=encoder, shard_rows=shard_rows,
+            workers=workers, on_shard=lambda rows, _left: advance(rows),
+            encoder_backend=EncoderBackend(encoder_backend).value,
+        )
+    resumed = f" ({summary['resumed']} shard(s) resumed)" if summary["resumed"] else ""
+    typer.echo(f"encoded {len(ds):,} records -> {out}{resumed}")

@@ -42,6 +42,10 @@ def serve_command(
         help="Longest text accepted (413 beyond).")] = 100_000,
     max_body_bytes: Annotated[int, typer.Option(
         help="Largest request body accepted (413 beyond).")] = 16 * 1024 * 1024,
+    chat_max_batch: Annotated[int, typer.Option(
+        "--max-chat-batch", help="Most chat requests in one generate call.")] = 8,
+    chat_timeout: Annotated[float, typer.Option(
+        help="Seconds a chat request may take, queue included (504 beyond).")] = 120.0,
     embedding_cache: Annotated[bool, typer.Option(
         help="Keep text embeddings in the on-disk cache (off: a reward server mostly sees new "
              "texts).")] = False,
@@ -81,6 +85,7 @@ def serve_command(
     settings = ServeSettings(
         max_batch=max_batch, max_wait_ms=max_wait_ms, max_queue=max_queue, max_items=max_items,
         max_text_chars=max_text_chars, max_body_bytes=max_body_bytes,
+        chat_max_batch=chat_max_batch, chat_timeout_s=chat_timeout,
         tokens=read_tokens(token_file, api_key_env))
     check_exposure(host, settings.tokens, insecure)  # before the (slow) model loading
     models = load_models(named, embedding_cache=embedding_cache)

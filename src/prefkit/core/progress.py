@@ -45,8 +45,10 @@ def _duration(seconds: float) -> str:
 class _PlainProgress:
     """Counts work and writes one line per interval to stderr."""
 
-    def __init__(self, total: int, what: str, unit: str, interval: float) -> None:
+    def __init__(self, total: int, what: str, unit: str, interval: float,
+                 status: Callable[[], str] | None = None) -> None:
         self.total, self.what, self.unit, self.interval = total, what, unit, interval
+        self.status = status
         self.done = 0
         self.start = self.last = time.monotonic()
 
@@ -66,23 +68,27 @@ class _PlainProgress:
         text += f", {_duration(elapsed)} elapsed"
         if 0 < self.done < self.total:
             text += f", ~{_duration(elapsed * (self.total - self.done) / self.done)} left"
+        if self.status is not None:
+            text += f", {self.status()}"
         return text
 
 
 @contextlib.contextmanager
 def progress_bar(
-    enabled: bool | None, total: int, what: str, unit: str = "items"
+    enabled: bool | None, total: int, what: str, unit: str = "items",
+    status: Callable[[], str] | None = None,
 ) -> Iterator[Callable[[int], None]]:
     """Yield ``advance(k)``; shows progress of ``total`` units of work.
 
     ``enabled``: True — a rich bar on a terminal, plain periodic lines otherwise; None — the same
-    (automatic); False — nothing at all.
+    (automatic); False — nothing at all.  ``status``: a short text shown after the counts
+    (e.g. failures, tokens, cost), read at every refresh.
     """
     if enabled is False:
         yield lambda _k: None
         return
     if not stderr_is_tty():
-        plain = _PlainProgress(total, what, unit, _interval())
+        plain = _PlainProgress(total, what, unit, _interval(), status)
         yield plain.advance
         return
     from rich.console import Console
@@ -103,9 +109,14 @@ def progress_bar(
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
+    if status is not None:
+        columns = (*columns, TextColumn("{task.fields[status]}"))
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(what, total=total)
-        yield lambda k: bar.advance(task, k)
+        task = bar.add_task(what, total=total, status=status() if status else "")
+        if status is None:
+            yield lambda k: bar.advance(task, k)
+        else:
+            yield lambda k: bar.update(task, advance=k, status=status())
 
 
 @contextlib.contextmanager

@@ -20,6 +20,9 @@ KNOWN_CLASSES: dict[str, str] = {
     # reward — feature-level models
     "reward.RewardModel": "prefkit.reward.model:RewardModel",
     "reward.TransformerRewardModel": "prefkit.reward.transformer:TransformerRewardModel",
+    "reward.RegressionRewardModel": "prefkit.reward.regression:RegressionRewardModel",
+    "reward.MORERewardModel": "prefkit.reward.more:MORERewardModel",
+    "reward.CRMRewardModel": "prefkit.reward.crm:CRMRewardModel",
     # plural — user-aware models
     "plural.PlackettLuceMixture": "prefkit.plural.mixture:PlackettLuceMixture",
     "plural.BradleyTerryMixture": "prefkit.plural.mixture:BradleyTerryMixture",
@@ -32,6 +35,8 @@ KNOWN_CLASSES: dict[str, str] = {
     # align — policies
     "align.DPOPolicy": "prefkit.align.policy:DPOPolicy",
     "judge.RecordedJudge": "prefkit.judge.recorded:RecordedJudge",
+    "judge.LLMJudge": "prefkit.judge.live:LLMJudge",
+    "judge.Jury": "prefkit.judge.jury:Jury",
     # quality — annotator reliability
     "quality.CrowdBT": "prefkit.quality.crowd_bt:CrowdBT",
     "quality.DawidSkene": "prefkit.quality.dawid_skene:DawidSkene",

@@ -26,11 +26,21 @@ over pairs (multinomial resampling weights, vectorised; ``bootstrap`` rounds, se
   is left out of agreement and counted in ``unparsed_pairs``; FastChat would count it a tie.
   ``human_human_agreement_with_ties`` / ``_without_ties``: the same over every two human votes
   of one pair (FastChat's ``human human`` mode) — the ceiling a judge is measured against.
+* self-preference (with humans; :mod:`prefkit.judge.self_preference`): ``dbg`` — the DBG score
+  (Chen et al. 2025), mean over pairs with exactly one answer of the judge's own model family of
+  P_judge(own ≻ other) − P_humans(own ≻ other); ``dbg_pairs`` such pairs.  ``null`` when no pair
+  has an own answer (the usual case: judges rarely judge their own family).
+* calibration (with humans): ``ece`` — expected calibration error (10 equal-width bins,
+  a/b-symmetric, :func:`prefkit.evaluate.calibration.expected_calibration_error`) of the judge's
+  P(a ≻ b) per pair against each decisive human vote; the probability is the mean of the
+  orders' ``p_a`` where the judgments carry probabilities (``ece_source: "probabilities"``:
+  scoring backends), else the ``average`` of the verdicts (1, ½, 0; ``"verdicts"``).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -45,11 +55,13 @@ from prefkit.judge.judgments import (
     MISSING,
     TIE,
     UNPARSED,
+    VALUES,
     PairTable,
     aggregate,
     pair_table,
     votes,
 )
+from prefkit.judge.self_preference import dbg_pairwise, own_side
 
 RIDGE = 1e-8
 
@@ -166,6 +178,8 @@ def _statistics(stats: dict[str, np.ndarray], weights: np.ndarray) -> dict[str, 
     if stats["length_decisive"].sum() > 0:
         out["length_coef"] = _length_coef(stats["len_diff"], stats["a_wins"], stats["b_wins"],
                                           weights)
+    if "dbg_den" in stats:
+        out["dbg"] = ratio("dbg_num", "dbg_den")
     if "human_units" in stats:
         out["agreement_with_ties"] = ratio("human_agree", "human_units")
         out["agreement_without_ties"] = ratio("human_agree_nt", "human_units_nt")
@@ -262,8 +276,11 @@ def analyze(
     bootstrap: int = 1000,
     seed: int = 0,
     level: float = 0.95,
+    self_models: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Everything above as one JSON-able dict (``None`` where a statistic is undefined).
+
+    ``self_models``: the judge's own model names for ``dbg`` (default: the judge's family).
 
     Keys: ``n`` (pairs), ``judgments``, ``unparsed`` (judgments without a verdict),
     ``unparsed_pairs``, ``pairs_both_orders``, ``position_consistency``,
@@ -286,6 +303,12 @@ def analyze(
                 dtype=object,
             )
     stats = _per_pair(pt, humans, aggregation)
+    side = None
+    if humans is not None:
+        side = own_side(pt.a, pt.b, pt.judge, self_models)
+        gold = np.array([np.mean(VALUES[h]) if h else np.nan for h in humans], dtype=float)
+        stats["dbg_num"], stats["dbg_den"] = dbg_pairwise(aggregate(pt.outcome, aggregation),
+                                                          gold, side)
     result: dict[str, Any] = {
         "n": len(pt),
         "judgments": int((pt.outcome != MISSING).sum()),
@@ -300,7 +323,14 @@ def analyze(
     if humans is not None:
         result["human_pairs"] = int(sum(1 for h in humans if h))
         result["human_votes"] = int(sum(len(h) for h in humans))
+        result["dbg_pairs"] = int(stats["dbg_den"].sum())
+        result["self_models"] = (sorted(self_models) if self_models is not None else
+                                 sorted({str(m) for m, s_ in zip(
+                                     np.r_[pt.a, pt.b], np.r_[side, -side], strict=True)
+                                     if s_ == 1}))
     result.update(_summarise(stats, bootstrap, seed, level))
+    if humans is not None:
+        result.update(_calibration(judgments, pt, humans, bootstrap, seed, level))
     if not np.isfinite(pt.len_a).any():
         for key in ("longer_win_rate", "longer_win_rate_ci"):
             result[key] = None
@@ -315,6 +345,62 @@ def analyze(
             entry.update(_summarise(sub, bootstrap, seed, level))
             result["by_category"][cat] = entry
     return result
+
+
+def _pair_probabilities(judgments: PreferenceDataset, pt: PairTable) -> np.ndarray | None:
+    """Mean of the orders' ``p_a`` per pair (keys as in ``pair_table``), or None if the
+    judgments carry no probabilities."""
+    if not judgments.has("p_a"):
+        return None
+    n = len(judgments)
+    ids = judgments.column("pair_id") if judgments.has("pair_id") else [None] * n
+    judges = judgments.column("annotator_id") if judgments.has("annotator_id") else [""] * n
+    sums: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for i, (pid, judge, p) in enumerate(zip(ids, judges, judgments.column("p_a"), strict=True)):
+        if p is not None and np.isfinite(p):
+            sums[(str(pid if pid is not None else i), str(judge or ""))].append(float(p))
+    if not sums:
+        return None
+    return np.array([np.mean(sums[(str(k), str(j))]) if (str(k), str(j)) in sums else np.nan
+                     for k, j in zip(pt.pair_id, pt.judge, strict=True)], dtype=float)
+
+
+def _calibration(judgments: PreferenceDataset, pt: PairTable, humans: list[list[int]],
+                 bootstrap: int, seed: int, level: float) -> dict[str, Any]:
+    """``ece`` (+ ``ece_ci``) of the judge's P(a ≻ b) against each decisive human vote."""
+    from prefkit.evaluate.calibration import expected_calibration_error
+
+    probs = _pair_probabilities(judgments, pt)
+    source = "probabilities" if probs is not None else "verdicts"
+    if probs is None:
+        probs = aggregate(pt.outcome, "average")
+    pair, y, p = [], [], []
+    for k, hv in enumerate(humans):
+        if not np.isfinite(probs[k]):
+            continue
+        for h in hv:
+            if h != TIE:
+                pair.append(k)
+                y.append(1.0 if h == A_WINS else 0.0)
+                p.append(probs[k])
+    out: dict[str, Any] = {"ece": None, "ece_ci": None, "ece_source": source,
+                           "ece_votes": len(y)}
+    if not y:
+        return out
+    pair_index, ys, ps = np.array(pair), np.array(y), np.clip(np.array(p), 0.0, 1.0)
+    out["ece"] = _clean(expected_calibration_error(ys, ps))
+    if bootstrap > 0 and len(pt) > 1:
+        rng = np.random.default_rng(seed)
+        weights = rng.multinomial(len(pt), np.full(len(pt), 1.0 / len(pt)), size=bootstrap)
+        draws = []
+        for w in weights:
+            unit_w = w[pair_index].astype(float)
+            if unit_w.sum() > 0:
+                draws.append(expected_calibration_error(ys, ps, sample_weight=unit_w))
+        if draws:
+            lo, hi = (1 - level) / 2 * 100, (1 + level) / 2 * 100
+            out["ece_ci"] = [float(np.percentile(draws, lo)), float(np.percentile(draws, hi))]
+    return out
 
 
 def _fill_lengths(pt: PairTable, human: PreferenceDataset, first_row: dict[str, int]) -> None:

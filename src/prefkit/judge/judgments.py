@@ -16,6 +16,13 @@ the judge gave it, ``rationale`` (raw text), ``annotator_id`` (judge), ``protoco
 
 A pair with an *unparsed* order has no verdict under every rule (never a tie, never a loss); a
 pair judged in one order only (PandaLM) takes that order's verdict.
+
+Judges that give probabilities (a local LM read from its verdict-token log-probabilities, a
+reward model: a ``p_a`` column, P(a ≻ b) of each order) are folded by
+:func:`aggregate_probabilities` with the same rules on their verdicts, keeping the numbers:
+``average`` is the mean of the two orders' P(a ≻ b); under the other two rules a consistent pair
+gets that mean and an inconsistent one a tie (½) or no verdict.  For hard verdicts (P ∈ {1, ½,
+0}) it equals :func:`aggregate`.
 """
 
 from __future__ import annotations
@@ -48,6 +55,9 @@ class PairTable:
     len_b: np.ndarray
     category: np.ndarray | None
     judge: np.ndarray
+    #: P(a ≻ b) per order (``p_a`` of probability judges, else 1 / ½ / 0 of the verdict; NaN
+    #: where the order has no verdict)
+    prob: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.pair_id)
@@ -57,6 +67,7 @@ class PairTable:
             self.pair_id[index], self.a[index], self.b[index], self.outcome[index],
             self.len_a[index], self.len_b[index],
             None if self.category is None else self.category[index], self.judge[index],
+            None if self.prob is None else self.prob[index],
         )
 
 
@@ -100,12 +111,14 @@ def pair_table(judgments: PreferenceDataset, *, by: str | None = None) -> PairTa
 
     rows: dict[tuple[str, str], int] = {}
     out: list[list[int]] = []
+    probs: list[list[float]] = []
     info: list[list[Any]] = []
 
     def slot(key: tuple[str, str], a: Any, b: Any, la: float, lb: float, cat: Any) -> int:
         if key not in rows:
             rows[key] = len(out)
             out.append([MISSING, MISSING])
+            probs.append([np.nan, np.nan])
             info.append([a, b, la, lb, cat])
         return rows[key]
 
@@ -128,6 +141,10 @@ def pair_table(judgments: PreferenceDataset, *, by: str | None = None) -> PairTa
         if w is None and p_a is not None and p_a[i] is not None and np.isfinite(p_a[i]):
             w = "a" if p_a[i] > 0.5 else "b" if p_a[i] < 0.5 else "tie"
         out[k][j] = CODES.get(w, UNPARSED)
+        if out[k][j] >= 0:
+            given = p_a[i] if p_a is not None else None
+            probs[k][j] = (float(given) if given is not None and np.isfinite(given)
+                           else VALUES[out[k][j]])
     for u in judgments.metadata.get("unparsed") or []:
         order = u.get("order") or "ab"
         if order not in ORDERS:
@@ -145,6 +162,7 @@ def pair_table(judgments: PreferenceDataset, *, by: str | None = None) -> PairTa
         len_b=np.array([x[3] for x in info], dtype=float),
         category=None if by is None else np.array([x[4] for x in info], dtype=object),
         judge=np.array([k[1] for k in keys], dtype=object),
+        prob=np.array(probs, dtype=float).reshape(-1, 2),
     )
 
 
@@ -184,6 +202,38 @@ def aggregate(outcome: np.ndarray, aggregation: str = "inconsistent-as-tie") -> 
         p[agree] = value[agree, 0]
         if aggregation == "inconsistent-as-tie":
             p[both & ~agree] = 0.5
+    return p
+
+
+def aggregate_probabilities(outcome: np.ndarray, prob: np.ndarray,
+                            aggregation: str = "average") -> np.ndarray:
+    """P(a ≻ b) per pair from both orders' verdicts (``outcome``, (n, 2) codes) and their
+    probabilities (``prob``, (n, 2) P(a ≻ b) per order); see the module notes.  NaN: no
+    verdict (an unparsed order, or an inconsistent pair under ``consistent-only``)."""
+    if aggregation not in AGGREGATIONS:
+        raise DataError(
+            f"unknown aggregation {aggregation!r} (expected one of {', '.join(AGGREGATIONS)})",
+            field="aggregation",
+        )
+    outcome = np.asarray(outcome, dtype=np.int64).reshape(-1, 2)
+    prob = np.asarray(prob, dtype=float).reshape(-1, 2)
+    parsed = outcome >= 0
+    value = np.where(parsed, prob, np.nan)
+    any_unparsed = (outcome == UNPARSED).any(axis=1)
+    both = parsed.all(axis=1)
+    single = (parsed.sum(axis=1) == 1) & ~any_unparsed
+    p = np.full(len(outcome), np.nan)
+    if not len(outcome):
+        return p
+    p[single] = np.nanmax(np.where(parsed, value, -np.inf), axis=1)[single]
+    mean = value.mean(axis=1)
+    if aggregation == "average":
+        p[both] = mean[both]
+        return p
+    agree = both & (outcome[:, 0] == outcome[:, 1])
+    p[agree] = mean[agree]
+    if aggregation == "inconsistent-as-tie":
+        p[both & ~agree] = 0.5
     return p
 
 

@@ -228,6 +228,68 @@ def parse_pandalm(text: Any) -> Verdict:
     return Verdict(value, head) if value is not None else unparsed("no verdict")
 
 
+# ------------------------------------------------------------------ checklists (TICK)
+_YES_NO = re.compile(r"\[\[\s*(YES|NO)\s*\]\]", re.IGNORECASE)
+_YES_NO_LINE = re.compile(r"(?:(?:final\s+)?answer\s*:\s*)?\**\s*(yes|no)\s*\**[.!]?",
+                          re.IGNORECASE)
+
+
+def parse_yes_no(text: Any) -> Verdict:
+    """A checklist answer: ``"yes"`` or ``"no"``.
+
+    Grammar, tried in this order::
+
+        bracket := "[[" ("YES" | "NO") "]]"                (case-insensitive; shared rules)
+        line    := the last non-blank line, exactly ["Answer:"] ("YES" | "NO") ["." | "!"]
+
+    A reply without either form is unparsed ("no verdict") — never a NO.
+    """
+    verdict = _last_token(_YES_NO, text, lambda m: m.group(1).lower())
+    if verdict.reason != "no verdict":
+        return verdict
+    tail = _tail(text) or ""
+    lines = [line.strip() for line in tail.splitlines() if line.strip()]
+    match = _YES_NO_LINE.fullmatch(lines[-1]) if lines else None
+    if match is None:
+        return unparsed("no verdict")
+    return Verdict(match.group(1).lower(), lines[-1])
+
+
+_QUESTION_LINE = re.compile(r"\s*(?:\d{1,3}[.)]|[-*•]|Q\d{1,3}[:.)])\s+(.{3,500}\?)\s*",
+                            re.IGNORECASE)
+
+
+def parse_checklist_questions(text: Any) -> Verdict:
+    """A generated checklist: the tuple of its YES/NO questions.
+
+    Grammar: every line of the form ``marker question`` where ``marker`` is ``1.``, ``1)``,
+    ``-``, ``*``, ``•`` or ``Q1:`` and ``question`` (3–500 characters) ends with ``?``.  Other
+    lines are ignored; exact duplicates are kept once.  No such line → unparsed ("no questions").
+    """
+    tail = _tail(text)
+    if tail is None:
+        return unparsed("no text")
+    questions: list[str] = []
+    for line in tail.splitlines():
+        match = _QUESTION_LINE.fullmatch(line)
+        if match and match.group(1).strip() not in questions:
+            questions.append(match.group(1).strip())
+    if not questions:
+        return unparsed("no questions")
+    return Verdict(tuple(questions), f"{len(questions)} questions")
+
+
+# ------------------------------------------------------------------ positions
+_SHOWN = {"A": "A", "B": "B", "tie": "tie", "A>>B": "A", "A>B": "A", "A=B": "tie",
+          "B>A": "B", "B>>A": "B"}
+
+
+def shown_winner(value: Any) -> str | None:
+    """The position a pairwise verdict favours: ``"A"``, ``"B"`` or ``"tie"`` (an Arena-Hard
+    verdict ``"A>>B"`` → ``"A"``, ``"A=B"`` → ``"tie"``); ``None`` for anything else."""
+    return _SHOWN.get(value) if isinstance(value, str) else None
+
+
 #: Parser per protocol name (as readers record it in the ``protocol`` column, or as chosen).
 PARSERS: dict[str, Callable[[Any], Verdict]] = {
     "pairwise-abc": parse_pairwise_abc,
@@ -235,6 +297,8 @@ PARSERS: dict[str, Callable[[Any], Verdict]] = {
     "rating": parse_rating,
     "prometheus": parse_prometheus,
     "pandalm": parse_pandalm,
+    "yes-no": parse_yes_no,
+    "checklist-questions": parse_checklist_questions,
 }
 
 

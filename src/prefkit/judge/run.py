@@ -1,28 +1,42 @@
-"""Ask a judge about every pair in both orders; stream judgments to JSONL; cache; resume.
+"""Ask judges about every pair in both orders; stream judgments to JSONL; cache; resume.
 
 :func:`run_pairwise` renders each (pair, order) with a :class:`~prefkit.judge.templates.Template`,
-answers it from the :class:`~prefkit.judge.cache.JudgeCache` or the backend, parses the verdict
-(:func:`prefkit.judge.parsing.parser_for`) and appends **one whole line per judgment** to the
-output file, flushed as it arrives.  On start the output is read back: judgments already there are
-not asked again (resume) and a torn last line of a killed run is cut off — so no line is ever
-duplicated; an advisory lock (``flock``) keeps a second run from appending to the same file.
-A request that fails after the backend's retries writes no line (the next run asks it again)
-and is counted in :attr:`RunSummary.errors`.  An answer without a verdict is re-asked up to
-``reask`` times (each re-ask has its own cache key) and otherwise written with ``winner: null``
-and ``parse_error`` — counted, never turned into a loss or a tie.
+answers it from the :class:`~prefkit.judge.cache.JudgeCache` or the backend, reads the verdict
+(the protocol's parser, :func:`prefkit.judge.parsing.parser_for`, on the text — or the
+``probs`` of a scoring backend) and appends **one whole line per judgment** to the output file,
+flushed as it arrives.  On start the output is read back: judgments already there are not asked
+again (resume, keyed by pair, order and judge) and a torn last line of a killed run is cut off —
+so no line is ever duplicated; an advisory lock (``flock``) keeps a second run from appending to
+the same file.  A request that fails after the backend's retries writes no line (the next run
+asks it again) and is counted in :attr:`RunSummary.errors`.  An answer without a verdict is
+re-asked up to ``reask`` times (each re-ask has its own cache key) and otherwise written with
+``winner: null`` and ``parse_error`` — counted, never turned into a loss or a tie.
+
+Several backends (a jury) are asked concurrently into one file; each judgment names its judge
+(``annotator_id``) and :attr:`RunSummary.judges` reports each judge.  Backends with a
+``session()`` (HTTP) are asked one request per task under their own concurrency limit; the others
+(local LM, reward model, recorded) get batches through ``complete()`` in a worker thread.
+
+The cached path is one batch: keys are hashes of the template inputs (nothing is rendered),
+looked up 900 at a time, parsed and written without a task per judgment; only misses go to the
+backend.  Token usage is summed per judge and priced when the caller gives :class:`Pricing`.
 
 Record layout (``"format": "prefkit-judgment"``), the judgments layout of
-:mod:`prefkit.data.readers._judgments` plus ``parse_error``, ``usage``, ``reasks``, ``cached``;
-:func:`read_judgment_file` reads it back (``prefkit judge analyze``).
+:mod:`prefkit.data.readers._judgments` plus ``p_a`` (P(a ≻ b) of this order, scoring backends),
+``probs``, ``parse_error``, ``usage``, ``reasks``, ``cached``; :func:`read_judgment_file` reads it
+back (``prefkit judge analyze``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import hashlib
 import json
+import math
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,18 +44,42 @@ from typing import Any
 from prefkit.data.schema import PreferenceDataset
 from prefkit.errors import DataError
 from prefkit.judge.backends.base import JudgeReply, JudgeRequest
-from prefkit.judge.cache import JudgeCache, cache_key
-from prefkit.judge.parsing import parser_for
+from prefkit.judge.cache import JudgeCache, inputs_key, key_prefix
+from prefkit.judge.parsing import Verdict, parser_for
 from prefkit.judge.templates import Template
 
 FORMAT = "prefkit-judgment"
 ORDERS = ("ab", "ba")
-_FRAME = {"ab": {"A": "a", "B": "b", "tie": "tie"}, "ba": {"A": "b", "B": "a", "tie": "tie"}}
+#: verdict values of a scoring backend, in the positions shown
+PROB_LABELS = ("A", "B", "tie")
+#: requests per ``complete()`` call of a batch backend (progress advances between calls)
+SYNC_CHUNK = 256
+_ENCODE = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+#: a JSON string as ``json.dumps(..., ensure_ascii=False)`` writes it
+_ENCODE_STR = json.encoder.encode_basestring  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """Prices in the caller's currency per 1,000 prompt and completion tokens."""
+
+    prompt_per_1k: float = 0.0
+    completion_per_1k: float = 0.0
+
+    def cost(self, usage: dict[str, int]) -> float:
+        return (usage.get("prompt_tokens", 0) * self.prompt_per_1k
+                + usage.get("completion_tokens", 0) * self.completion_per_1k) / 1000.0
+
+
+def _empty_usage() -> dict[str, int]:
+    return {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
 
 
 @dataclass
 class RunSummary:
-    """What a run did: judgments written, where the answers came from, what failed."""
+    """What a run did: judgments written, where the answers came from, what failed, tokens
+    (``usage`` of the answers received now) and ``cost`` (None without prices); ``judges``:
+    the same per judge (a jury)."""
 
     total: int = 0
     already_done: int = 0
@@ -52,10 +90,28 @@ class RunSummary:
     reasks: int = 0
     errors: int = 0
     tokens: int = 0
+    usage: dict[str, int] = field(default_factory=_empty_usage)
+    cost: float | None = None
     error_examples: list[str] = field(default_factory=list)
+    judges: dict[str, RunSummary] = field(default_factory=dict)
+
+    def add_usage(self, usage: dict[str, int], pricing: Pricing | None) -> None:
+        for key in self.usage:
+            self.usage[key] += int(usage.get(key, 0))
+        self.tokens += int(usage.get("total_tokens", 0))
+        if pricing is not None:
+            self.cost = (self.cost or 0.0) + pricing.cost(usage)
+
+    def status(self) -> str:
+        """One short line for a progress bar: failures, tokens, cost."""
+        text = f"{self.unparsed} unparsed, {self.errors} failed, {self.tokens:,} tokens"
+        return text + (f", cost {self.cost:.4f}" if self.cost is not None else "")
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        out = {k: v for k, v in self.__dict__.items() if k != "judges"}
+        out["usage"] = dict(self.usage)
+        out["judges"] = {name: s.as_dict() for name, s in self.judges.items()}
+        return out
 
 
 @dataclass(frozen=True)
@@ -67,6 +123,13 @@ class _Item:
     b: str | None
     a_text: str
     b_text: str
+
+    @property
+    def shown(self) -> tuple[str, str, str]:
+        """(question, answer shown first, answer shown second)."""
+        if self.order == "ab":
+            return self.prompt, self.a_text, self.b_text
+        return self.prompt, self.b_text, self.a_text
 
 
 def _items(dataset: PreferenceDataset | PairsToJudge, orders: Iterable[str]) -> list[_Item]:
@@ -144,13 +207,13 @@ def read_pairs_jsonl(path: str | os.PathLike[str]) -> PairsToJudge:
 
 
 def _render(template: Template, item: _Item) -> tuple[dict[str, str], ...]:
-    first, second = (item.a_text, item.b_text) if item.order == "ab" else (item.b_text,
-                                                                            item.a_text)
-    return template.render(question=item.prompt, answer_a=first, answer_b=second)
+    question, first, second = item.shown
+    return template.render(question=question, answer_a=first, answer_b=second)
 
 
-def done_judgments(out: Path) -> set[tuple[str, str]]:
-    """``(pair_id, order)`` already in ``out``; a torn last line (killed writer) is cut off."""
+def done_judgments(out: Path) -> set[tuple[str, str, str]]:
+    """``(pair_id, order, judge)`` already in ``out``; a torn last line (killed writer) is cut
+    off."""
     if not out.exists():
         return set()
     data = out.read_bytes()
@@ -164,7 +227,8 @@ def done_judgments(out: Path) -> set[tuple[str, str]]:
             continue
         try:
             record = json.loads(line)
-            done.add((str(record["pair_id"]), record["order"]))
+            done.add((str(record["pair_id"]), record["order"],
+                      str(record.get("annotator_id") or "")))
         except (ValueError, KeyError, TypeError):
             raise DataError("not a prefkit judgment line; choose another --out",
                             source=str(out), line=number) from None
@@ -183,16 +247,355 @@ def _lock(handle: Any, out: Path) -> None:
         raise DataError("another run is writing this file", source=str(out)) from None
 
 
-@contextlib.asynccontextmanager
-async def _sync_session(backend: Any) -> AsyncIterator[Callable[[JudgeRequest], Awaitable[Any]]]:
-    async def ask(request: JudgeRequest) -> JudgeReply:
-        return backend.complete([request])[0]
+#: (verdict, order) → winner for the common verdicts (a dictionary look-up in the hot loop)
+_WINNERS = {("A", "ab"): "a", ("B", "ab"): "b", ("tie", "ab"): "tie",
+            ("A", "ba"): "b", ("B", "ba"): "a", ("tie", "ba"): "tie"}
 
-    yield ask
+
+def winner_of(value: Any, order: str) -> str | None:
+    """A positional verdict (``"A"``, ``"B"``, ``"tie"``, ``"A>>B"``, ``"A=B"`` …) in the pair's
+    original frame (``a``/``b``/``tie``); None when unparsed."""
+    if value is None:
+        return None
+    text = str(value)
+    if text == "tie" or "=" in text:
+        return "tie"
+    first = text[:1].upper() == "A"
+    return ("a" if first else "b") if order == "ab" else ("b" if first else "a")
+
+
+def read_verdict(text: str, probs: dict[str, float] | None, parse: Callable[[Any], Verdict],
+                 order: str) -> tuple[Any, str | None, float | None]:
+    """(verdict value, why unparsed, P(a ≻ b) of this order): the most probable value and
+    P(first) + ½ P(tie) mapped to the original frame for a scoring backend; the parser's
+    verdict for a text."""
+    if probs:
+        value = max(PROB_LABELS, key=lambda k: probs.get(k, 0.0))
+        first = probs.get("A", 0.0) + 0.5 * probs.get("tie", 0.0)
+        return value, None, first if order == "ab" else 1.0 - first
+    verdict = parse(text)
+    return verdict.value, verdict.reason, None
+
+
+@functools.cache
+def parser_fingerprint(protocol: str) -> str:
+    """The protocol and a hash of the parsers' source: a verdict stored in the cache with this
+    fingerprint is what parsing the text again would give (any edit of the parsers changes it)."""
+    from prefkit.judge import parsing
+
+    code = Path(parsing.__file__).read_bytes()
+    return f"{protocol}:{hashlib.sha256(code).hexdigest()[:16]}"
+
+
+@dataclass
+class _Judge:
+    """One backend's share of a run: its pending items and their first-ask cache hits."""
+
+    backend: Any
+    pending: list[_Item]
+    prefix: bytes
+    keys: list[str]
+    hits: dict[str, Any]
+    summary: RunSummary
+    pricing: Pricing | None
+
+    @property
+    def name(self) -> str:
+        return str(self.backend.name)
+
+    def key(self, item: _Item, index: int, r: int) -> str:
+        return self.keys[index] if r == 0 else inputs_key(self.prefix, item.shown, r)
+
+
+def _identity(backend: Any) -> dict[str, Any]:
+    return getattr(backend, "cache_identity", None) or {"backend": type(backend).__name__,
+                                                         "name": backend.name}
+
+
+def _plan(items: list[_Item], backends: Sequence[Any], done: set[tuple[str, str, str]],
+          template: Template, cache: JudgeCache | None,
+          pricing: dict[str, Pricing] | None) -> list[_Judge]:
+    names = [b.name for b in backends]
+    if len(set(names)) != len(names):
+        twice = sorted(n for n in names if names.count(n) > 1)[0]
+        raise DataError(f"two judges are named {twice!r}; judges must have distinct names",
+                        field="--model")
+    plans = []
+    for backend in backends:
+        name = str(backend.name)
+        pending = [it for it in items if (it.pair_id, it.order, name) not in done]
+        prefix = key_prefix(_identity(backend), template.hash)
+        keys = [inputs_key(prefix, it.shown, 0) for it in pending]
+        hits = (cache.get_many_parsed(keys, parser_fingerprint(template.protocol))
+                if cache is not None and keys else {})
+        summary = RunSummary(total=len(items), already_done=len(items) - len(pending))
+        plans.append(_Judge(backend, pending, prefix, keys, hits, summary,
+                            (pricing or {}).get(name)))
+    return plans
+
+
+@contextlib.asynccontextmanager
+async def _no_session() -> AsyncIterator[None]:
+    yield None
+
+
+async def _ajudge(
+    items: list[_Item],
+    backends: Sequence[Any],
+    *,
+    template: Template,
+    done: set[tuple[str, str, str]],
+    open_sink: Callable[[], contextlib.AbstractContextManager[Any]],
+    cache: JudgeCache | None = None,
+    reask: int = 0,
+    advance: Callable[[int], None] | None = None,
+    pricing: dict[str, Pricing] | None = None,
+    summary: RunSummary | None = None,
+) -> RunSummary:
+    """Every item by every backend; records go to the sink ``open_sink()`` yields, opened only
+    after every backend that must be asked passed its pre-flight check."""
+    parse = parser_for(template.protocol)
+    fingerprint = parser_fingerprint(template.protocol)
+    plans = _plan(items, backends, done, template, cache, pricing)
+    total = summary if summary is not None else RunSummary()
+    total.total = len(items) * len(backends)
+    total.already_done = sum(p.summary.already_done for p in plans)
+    total.judges = {str(p.backend.name): p.summary for p in plans}
+    tick = advance or (lambda _k: None)
+
+    def account(plan: _Judge, **counts: int) -> None:
+        for key, value in counts.items():
+            setattr(plan.summary, key, getattr(plan.summary, key) + value)
+            setattr(total, key, getattr(total, key) + value)
+
+    def fail(plan: _Judge, item: _Item, error: str | None) -> None:
+        account(plan, errors=1)
+        for s in (plan.summary, total):
+            if len(s.error_examples) < 5:
+                s.error_examples.append(f"{plan.backend.name}: {item.pair_id}/{item.order}: "
+                                        f"{error}")
+        tick(1)
+
+    async with contextlib.AsyncExitStack() as stack:
+        sessions = []
+        for plan in plans:  # pre-flight checks run here, before the output is touched
+            needs_server = len(plan.hits) < len(plan.pending)
+            session = (plan.backend.session(preflight=needs_server)
+                       if hasattr(plan.backend, "session") and needs_server else _no_session())
+            if needs_server and not hasattr(plan.backend, "session") \
+                    and hasattr(plan.backend, "preflight"):
+                await asyncio.to_thread(plan.backend.preflight)  # open a local model
+            sessions.append(await stack.enter_async_context(session))
+        sink = stack.enter_context(open_sink())
+
+        tails = {p.name: _ENCODE({
+            "annotator_id": p.backend.name, "protocol": template.protocol,
+            "template": template.name, "template_hash": template.hash})[1:-1] for p in plans}
+        shared: dict[str, str] = {}  # pair_id → the JSON of the fields both orders share
+
+        enc = _ENCODE_STR
+        head = f'{{"format":"{FORMAT}","pair_id":'
+
+        def line_of(plan: _Judge, it: _Item, text: str, usage: dict[str, int] | str,
+                    probs: dict[str, float] | None, value: Any, reason: str | None,
+                    p_a: float | None, r: int, cached: bool) -> tuple[str, bool]:
+            """(one judgment line, whether it has a verdict): the record of the module notes,
+            assembled from pre-encoded parts (``usage``: a dict, or its JSON text from the
+            cache)."""
+            winner = _WINNERS.get((value, it.order)) if value.__class__ is str else None
+            if winner is None and value is not None:
+                winner = winner_of(value, it.order)
+            pair = shared.get(it.pair_id)
+            if pair is None:
+                pair = shared[it.pair_id] = _ENCODE({
+                    "prompt": it.prompt, "a": it.a, "b": it.b, "a_text": it.a_text,
+                    "b_text": it.b_text})[1:-1]
+            if winner is None:
+                error = enc(reason or "no verdict")
+                verdict = "null" if value is None else _ENCODE(value)
+                won = "null"
+            else:
+                error = "null"
+                verdict = enc(value) if value.__class__ is str else _ENCODE(value)
+                won = f'"{winner}"'
+            prob = "null" if p_a is None or not math.isfinite(p_a) else repr(float(p_a))
+            return (
+                f'{head}{enc(it.pair_id)},"order":"{it.order}",{pair},"winner":{won},'
+                f'"verdict":{verdict},"parse_error":{error},"p_a":{prob},'
+                f'"probs":{"null" if probs is None else _ENCODE(probs)},"rationale":{enc(text)},'
+                f'{tails[plan.name]},"reasks":{r},"cached":{"true" if cached else "false"},'
+                f'"usage":{usage if usage.__class__ is str else _ENCODE(usage)}}}'
+            ), winner is not None
+
+        def emit(plan: _Judge, it: _Item, text: str, usage: dict[str, int],
+                 probs: dict[str, float] | None, value: Any, reason: str | None,
+                 p_a: float | None, r: int, cached: bool) -> None:
+            """Write and flush one judgment line."""
+            line, decided = line_of(plan, it, text, usage, probs, value, reason, p_a, r, cached)
+            account(plan, written=1, unparsed=not decided)
+            sink.write(line, True)
+            tick(1)
+
+        # 1. every judgment whose first answer is cached: one pass, no task, no rendering,
+        #    the lines written at once
+        rest: list[tuple[_Judge, Any, list[tuple[int, _Item, int]]]] = []
+        for plan, session in zip(plans, sessions, strict=True):
+            todo = []
+            hits, keys = plan.hits, plan.keys
+            lines: list[str] = []
+            cached = unparsed = reasks = 0
+            for index, it in enumerate(plan.pending):
+                hit = hits.get(keys[index])
+                if hit is None:
+                    todo.append((index, it, 0))
+                    continue
+                text, usage, probs, parsed = hit
+                if parsed is not None and not probs:  # parsed when it was stored
+                    value, reason, p_a = parsed[0], parsed[1], None
+                else:
+                    value, reason, p_a = read_verdict(text, probs, parse, it.order)
+                cached += 1
+                if value is None and reask > 0:
+                    reasks += 1
+                    todo.append((index, it, 1))
+                    continue
+                line, decided = line_of(plan, it, text, usage, probs, value, reason, p_a, 0,
+                                        True)
+                lines.append(line)
+                unparsed += not decided
+            sink.write_lines(lines)
+            account(plan, cached=cached, written=len(lines), unparsed=unparsed, reasks=reasks)
+            tick(len(lines))
+            plan.hits = {}
+            rest.append((plan, session, todo))
+
+        async def settle(plan: _Judge, it: _Item, index: int, r: int,
+                         ask: Callable[[JudgeRequest], Awaitable[JudgeReply]] | None,
+                         reply: JudgeReply | None) -> tuple[int, _Item, int] | None:
+            """Write the answer of round ``r`` or return the next round's work (re-ask)."""
+            while True:
+                if reply is None:
+                    # round 0 was looked up with the whole batch already
+                    hit = (cache.get(plan.key(it, index, r)) if cache is not None and r > 0
+                           else None)
+                    if hit is not None:
+                        account(plan, cached=1)
+                        text, usage, probs = hit
+                        cached = True
+                    elif ask is None:
+                        return (index, it, r)  # a batch backend: asked in the next batch
+                    else:
+                        reply = await ask(_request(it, template))
+                        continue
+                else:
+                    account(plan, asked=1)
+                    if reply.text is None:
+                        fail(plan, it, reply.error)
+                        return None
+                    text, usage, probs = reply.text, dict(reply.usage), reply.probs
+                    plan.summary.add_usage(usage, plan.pricing)
+                    total.add_usage(usage, plan.pricing)
+                    cached = False
+                value, reason, p_a = read_verdict(text, probs, parse, it.order)
+                if not cached and cache is not None:
+                    cache.put(plan.key(it, index, r), text, usage, probs,
+                              (fingerprint, value, reason))
+                if value is None and r < reask:
+                    account(plan, reasks=1)
+                    r, reply = r + 1, None
+                    continue
+                emit(plan, it, text, usage, probs, value, reason, p_a, r, cached)
+                return None
+
+        async def one_by_one(plan: _Judge, ask: Any, todo: list[tuple[int, _Item, int]]) -> None:
+            await asyncio.gather(*(settle(plan, it, index, r, ask, None)
+                                   for index, it, r in todo))
+
+        async def in_batches(plan: _Judge, todo: list[tuple[int, _Item, int]]) -> None:
+            while todo:
+                waiting = []
+                for index, it, r in todo:  # cached answers of later rounds first
+                    work = await settle(plan, it, index, r, None, None)
+                    if work is not None:
+                        waiting.append(work)
+                todo = []
+                for start in range(0, len(waiting), SYNC_CHUNK):
+                    chunk = waiting[start:start + SYNC_CHUNK]
+                    requests = [_request(it, template) for _, it, _ in chunk]
+                    replies = await asyncio.to_thread(plan.backend.complete, requests)
+                    if len(replies) != len(requests):
+                        raise DataError(f"judge {plan.backend.name} answered {len(replies)} of "
+                                        f"{len(requests)} requests")
+                    for (index, it, r), reply in zip(chunk, replies, strict=True):
+                        again = await settle(plan, it, index, r, None, reply)
+                        if again is not None:
+                            todo.append(again)
+
+        await asyncio.gather(*(
+            one_by_one(plan, session, todo) if session is not None
+            else in_batches(plan, todo)
+            for plan, session, todo in rest if todo
+        ))
+    return total
+
+
+def _request(it: _Item, template: Template) -> JudgeRequest:
+    question, first, second = it.shown
+    return JudgeRequest(it.pair_id, it.order, _render(template, it), template.hash,
+                        inputs={"question": question, "answer_a": first, "answer_b": second})
+
+
+class _FileSink:
+    """Appends whole lines to the locked output; ``flush=False`` lines are buffered until the
+    next :meth:`flush` (the cached pass: those answers are in the cache already)."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+
+    def write(self, line: str, flush: bool = True) -> None:
+        self.handle.write(line + "\n")
+        if flush:
+            self.handle.flush()
+
+    def flush(self) -> None:
+        self.handle.flush()
+
+    def write_lines(self, lines: list[str]) -> None:
+        if lines:
+            self.handle.write("\n".join(lines) + "\n")
+            self.handle.flush()
+
+
+class _ListSink:
+    """Keeps the records in memory (:func:`judge_records`)."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+
+    def write(self, line: str, flush: bool = True) -> None:
+        self.records.append(json.loads(line))
+
+    def flush(self) -> None:
+        pass
+
+    def write_lines(self, lines: list[str]) -> None:
+        self.records.extend(json.loads(line) for line in lines)
+
+
+@contextlib.contextmanager
+def _file_sink(out: Path) -> Iterator[_FileSink]:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "a", encoding="utf-8") as handle:
+        _lock(handle, out)
+        yield _FileSink(handle)
+
+
+def _backends(backend: Any) -> list[Any]:
+    return list(backend) if isinstance(backend, (list, tuple)) else [backend]
 
 
 async def arun_pairwise(
-    dataset: PreferenceDataset,
+    dataset: PreferenceDataset | PairsToJudge,
     backend: Any,
     out: str | os.PathLike[str],
     *,
@@ -202,98 +605,54 @@ async def arun_pairwise(
     reask: int = 0,
     advance: Callable[[int], None] | None = None,
     on_total: Callable[[int], None] | None = None,
+    pricing: dict[str, Pricing] | None = None,
+    summary: RunSummary | None = None,
 ) -> RunSummary:
-    """Judge every pair of ``dataset`` in ``orders``; see the module docstring."""
+    """Judge every pair of ``dataset`` in ``orders`` by ``backend`` (or a list of backends: a
+    jury) into the JSONL ``out``; see the module docstring.  ``pricing``: judge name → prices;
+    ``summary``: a :class:`RunSummary` to fill while running (a progress bar reads it)."""
     out = Path(out)
     orders = tuple(orders)
     if not orders or set(orders) - set(ORDERS):
         raise DataError(f"orders must be among {ORDERS}", field="--orders")
     items = _items(dataset, orders)
+    backends = _backends(backend)
     done = done_judgments(out)
-    pending = [it for it in items if (it.pair_id, it.order) not in done]
-    summary = RunSummary(total=len(items), already_done=len(items) - len(pending))
     if on_total:
-        on_total(len(pending))
-    identity = getattr(backend, "cache_identity", {"backend": type(backend).__name__,
-                                                   "name": backend.name})
-    parse = parser_for(template.protocol)
-    rendered = {(it.pair_id, it.order): _render(template, it) for it in pending}
-
-    keys: dict[tuple[str, str, int], str] = {}
-
-    def key(it: _Item, r: int) -> str:
-        k = (it.pair_id, it.order, r)
-        if k not in keys:
-            keys[k] = cache_key(identity, template.hash, rendered[(it.pair_id, it.order)], r)
-        return keys[k]
-
-    prefetched = cache.get_many([key(it, 0) for it in pending]) if cache is not None else {}
-    need_server = len(prefetched) < len(pending)
-    session = (backend.session(preflight=need_server) if hasattr(backend, "session")
-               else _sync_session(backend))
-    async with session as ask:  # the pre-flight check runs before the output is touched
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with open(out, "a", encoding="utf-8") as handle:
-            _lock(handle, out)
-
-            async def judge(it: _Item) -> None:
-                messages = rendered[(it.pair_id, it.order)]
-                usage: dict[str, int] = {}
-                cached = True
-                for r in range(reask + 1):
-                    k = key(it, r)
-                    hit = prefetched.pop(k, None) if r == 0 else None
-                    if hit is None and cache is not None:
-                        hit = cache.get(k)
-                    if hit is not None:
-                        text, usage = hit
-                        summary.cached += 1
-                    else:
-                        request = JudgeRequest(it.pair_id, it.order, messages, template.hash)
-                        reply = await ask(request)
-                        summary.asked += 1
-                        if reply.text is None:
-                            summary.errors += 1
-                            if len(summary.error_examples) < 5:
-                                summary.error_examples.append(
-                                    f"{it.pair_id}/{it.order}: {reply.error}")
-                            if advance:
-                                advance(1)
-                            return
-                        text, usage, cached = reply.text, dict(reply.usage), False
-                        summary.tokens += int(usage.get("total_tokens", 0))
-                        if cache is not None:
-                            cache.put(k, text, usage)
-                    verdict = parse(text)
-                    if verdict.value is not None:
-                        break
-                    if r < reask:
-                        summary.reasks += 1
-                winner = _FRAME[it.order][verdict.value] if verdict.value is not None else None
-                summary.unparsed += winner is None
-                record = {
-                    "format": FORMAT, "pair_id": it.pair_id, "order": it.order,
-                    "prompt": it.prompt, "a": it.a, "b": it.b,
-                    "a_text": it.a_text, "b_text": it.b_text, "winner": winner,
-                    "verdict": verdict.value, "parse_error": verdict.reason,
-                    "rationale": text, "annotator_id": backend.name,
-                    "protocol": template.protocol, "template": template.name,
-                    "template_hash": template.hash, "usage": usage, "reasks": r,
-                    "cached": cached,
-                }
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-                handle.flush()
-                summary.written += 1
-                if advance:
-                    advance(1)
-
-            await asyncio.gather(*(judge(it) for it in pending))
-    return summary
+        names = [str(b.name) for b in backends]
+        on_total(sum((it.pair_id, it.order, n) not in done for it in items for n in names))
+    return await _ajudge(items, backends, template=template, done=done,
+                         open_sink=lambda: _file_sink(out), cache=cache, reask=reask,
+                         advance=advance, pricing=pricing, summary=summary)
 
 
 def run_pairwise(*args: Any, **kwargs: Any) -> RunSummary:
     """Synchronous :func:`arun_pairwise`."""
     return asyncio.run(arun_pairwise(*args, **kwargs))
+
+
+def judge_records(
+    dataset: PreferenceDataset | PairsToJudge,
+    backend: Any,
+    *,
+    template: Template,
+    orders: Iterable[str] = ORDERS,
+    cache: JudgeCache | None = None,
+    reask: int = 0,
+    advance: Callable[[int], None] | None = None,
+    summary: RunSummary | None = None,
+) -> list[dict[str, Any]]:
+    """The judgment records of every pair in ``orders`` by ``backend`` (or a list), in memory
+    (no output file) — what :class:`~prefkit.judge.live.LLMJudge` builds its datasets from."""
+    orders = tuple(orders)
+    if not orders or set(orders) - set(ORDERS):
+        raise DataError(f"orders must be among {ORDERS}", field="orders")
+    items = _items(dataset, orders)
+    sink = _ListSink()
+    asyncio.run(_ajudge(items, _backends(backend), template=template, done=set(),
+                        open_sink=lambda: contextlib.nullcontext(sink), cache=cache,
+                        reask=reask, advance=advance, summary=summary))
+    return sink.records
 
 
 def is_judgment_file(path: str | os.PathLike[str]) -> bool:
@@ -308,6 +667,8 @@ def is_judgment_file(path: str | os.PathLike[str]) -> bool:
 
 def read_judgment_file(path: str | os.PathLike[str]) -> PreferenceDataset:
     """A ``prefkit-judgment`` JSONL as a judgments dataset (a torn last line is ignored)."""
+    import pyarrow as pa
+
     from prefkit.data.readers._judgments import JUDGMENT_COLUMNS, judgments_dataset
 
     source = os.fspath(path)
@@ -315,6 +676,7 @@ def read_judgment_file(path: str | os.PathLike[str]) -> PreferenceDataset:
     whole = data if data.endswith("\n") else data[: data.rfind("\n") + 1]
     columns: dict[str, list[Any]] = {name: [] for name in JUDGMENT_COLUMNS}
     columns["unparsed_label"] = []
+    p_a: list[float | None] = []
     lines = []
     for number, line in enumerate(whole.splitlines(), 1):
         if not line.strip():
@@ -326,7 +688,9 @@ def read_judgment_file(path: str | os.PathLike[str]) -> PreferenceDataset:
         for name in JUDGMENT_COLUMNS:
             columns[name].append(record.get(name))
         columns["unparsed_label"].append(record.get("parse_error"))
+        p_a.append(record.get("p_a"))
         lines.append(number)
-    dataset = judgments_dataset(columns, source=source, lines=lines)
+    extra = {"p_a": pa.array(p_a, pa.float64())} if any(p is not None for p in p_a) else None
+    dataset = judgments_dataset(columns, extra, source=source, lines=lines)
     dataset.metadata["format"] = FORMAT
     return dataset

@@ -10,9 +10,16 @@ what to label next.
 * :func:`~prefkit.quality.duplicates.find_duplicates` — exact / near-duplicate texts and leaks;
 * :func:`~prefkit.quality.active_rm.propose_records` — records a reward-model ensemble disagrees
   about most;
-* :func:`~prefkit.quality.report.build_report` / ``write_report`` — ``quality.json`` + figures.
+* :func:`~prefkit.quality.report.build_report` / ``write_report`` — ``quality.json`` + figures;
+* :func:`~prefkit.quality.bayes_logistic.fit_laplace` — Bayesian logistic regression (Laplace);
+* :func:`~prefkit.quality.hierarchical.fit_hierarchical` — per-group effects, partially pooled;
+* :func:`~prefkit.quality.controlled.controlled_comparison` — item strengths with style held fixed;
+* :func:`~prefkit.quality.rm_flips.detect_flips_rm` — flipped labels by a cross-fitted reward-model
+  ensemble; :func:`~prefkit.quality.repair_eval.heldout_repair_accuracy` — does repair help;
+* :func:`~prefkit.quality.identification.identification` — how well η is identified.
 
-The last three are imported from their modules (they need the ``quality`` extra or torch).
+The modules from ``duplicates`` on are imported from their modules (some need the ``quality``
+extra or torch).
 """
 
 from prefkit.quality.active import propose

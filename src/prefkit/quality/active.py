@@ -19,62 +19,11 @@ from typing import Any
 
 import numpy as np
 
+# the design itself lives in prefkit.choice.active (one copy; quality imports choice)
+from prefkit.choice.active import fit_bt_map, next_pairs
+from prefkit.choice.active import information_matrix as _information  # noqa: F401
 from prefkit.core.mathfn import sigmoid
 from prefkit.errors import DataError
-
-
-def fit_bt_map(n_items: int, ia: np.ndarray, ib: np.ndarray, ya: np.ndarray, lam: float = 0.1,
-               iters: int = 50) -> tuple[np.ndarray, np.ndarray]:
-    """(θ, Σ): MAP Bradley–Terry by Newton and its Laplace covariance.  ``ya`` = P(a won)."""
-    theta = np.zeros(n_items)
-    eye = lam * np.eye(n_items)
-    for _ in range(iters):
-        p = sigmoid(theta[ia] - theta[ib])
-        g = ya - p
-        grad = np.bincount(ia, g, n_items) - np.bincount(ib, g, n_items) - lam * theta
-        H = _information(n_items, ia, ib, p * (1 - p)) + eye
-        step = np.linalg.solve(H, grad)
-        theta += step
-        if np.abs(step).max() < 1e-8:
-            break
-    p = sigmoid(theta[ia] - theta[ib])
-    return theta, np.linalg.inv(_information(n_items, ia, ib, p * (1 - p)) + eye)
-
-
-def _information(n: int, ia: np.ndarray, ib: np.ndarray, v: np.ndarray) -> np.ndarray:
-    H = np.zeros((n, n))
-    np.add.at(H, (ia, ia), v)
-    np.add.at(H, (ib, ib), v)
-    np.add.at(H, (ia, ib), -v)
-    np.add.at(H, (ib, ia), -v)
-    return H
-
-
-def next_pairs(theta: np.ndarray, cov: np.ndarray, k: int) -> list[tuple[int, int, float]]:
-    """Greedy batch of ``k`` pairs (i, j, gain) by the module's A-optimal gain."""
-    n = len(theta)
-    if n < 2:
-        raise DataError("at least two items are needed to propose a comparison")
-    iu, ju = np.triu_indices(n, 1)
-    info = sigmoid(theta[iu] - theta[ju])
-    info = info * (1 - info)
-    cov = cov.copy()
-    picked: list[tuple[int, int, float]] = []
-    for _ in range(min(int(k), len(iu))):
-        var = cov[iu, iu] + cov[ju, ju] - 2 * cov[iu, ju]
-        sq = cov @ cov
-        norm2 = sq[iu, iu] + sq[ju, ju] - 2 * sq[iu, ju]
-        gain = info * norm2 / (1 + info * var)
-        for i, j, _ in picked:  # a batch of distinct pairs
-            gain[(iu == i) & (ju == j)] = -np.inf
-        best = int(np.argmax(gain))
-        i, j = int(iu[best]), int(ju[best])
-        picked.append((i, j, float(gain[best])))
-        e = np.zeros(n)
-        e[i], e[j] = 1.0, -1.0
-        se = cov @ e
-        cov -= info[best] * np.outer(se, se) / (1 + info[best] * e @ se)
-    return picked
 
 
 def propose(dataset: Any, k: int = 10, lam: float = 0.1) -> list[dict[str, Any]]:

@@ -1,8 +1,19 @@
 """Per-response properties computed without a network, and their a − b differences per record.
 
 Text properties (need ``a_text``/``b_text``): length in whitespace tokens, markdown headers,
-list items, fenced code blocks, bold spans, refusal phrases, hedging phrases, and overlap with the
-prompt (share of the response's distinct words that occur in the prompt; needs ``prompt``).
+list items, fenced code blocks, bold spans, refusal phrases, hedging phrases, readability, and
+overlap with the prompt (share of the response's distinct words that occur in the prompt; needs
+``prompt``).
+
+Readability is the Flesch reading ease (Flesch 1948, "A new readability yardstick", Journal of
+Applied Psychology 32(3):221–233)::
+
+    FRE = 206.835 − 1.015 · (words / sentences) − 84.6 · (syllables / words)
+
+higher = easier (60–70 ≈ plain English).  Words are runs of letters, sentences end at ``.``,
+``!``, ``?`` or a line break (at least one), and syllables are counted by the usual heuristic:
+groups of vowels (``y`` included), minus a silent final ``e``, at least one per word.  A response
+without words scores 0.
 Numeric properties: every numeric ``a_<name>``/``b_<name>`` column pair (booleans as 0/1).
 A dataset without texts skips the text properties with a warning.
 """
@@ -27,6 +38,29 @@ HEDGING = re.compile(
     re.IGNORECASE,
 )
 WORD = re.compile(r"[a-z0-9']+")
+LETTERS = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
+SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)|\n\s*\n?")
+VOWEL_GROUP = re.compile(r"[aeiouy]+")
+
+
+def syllables(word: str) -> int:
+    """Heuristic syllable count of one word (vowel groups, silent final e; at least 1)."""
+    w = word.lower().replace("'", "")
+    count = len(VOWEL_GROUP.findall(w))
+    if w.endswith("e") and not w.endswith(("le", "ee", "ye")) and count > 1:
+        count -= 1
+    return max(count, 1)
+
+
+def flesch_reading_ease(text: str) -> float:
+    """Flesch reading ease of ``text`` (module notes); 0 for a text without words."""
+    words = LETTERS.findall(text)
+    if not words:
+        return 0.0
+    sentences = max(1, len([s for s in SENTENCE_END.split(text.strip())
+                            if LETTERS.search(s)]))
+    syl = sum(syllables(w) for w in words)
+    return 206.835 - 1.015 * len(words) / sentences - 84.6 * syl / len(words)
 
 
 def text_properties(text: Any, prompt: Any = None) -> dict[str, float]:
@@ -41,6 +75,7 @@ def text_properties(text: Any, prompt: Any = None) -> dict[str, float]:
         "bold": float(len(re.findall(r"\*\*[^*\n]+\*\*", s))),
         "refusal": float(len(REFUSAL.findall(s))),
         "hedging": float(len(HEDGING.findall(s))),
+        "readability": flesch_reading_ease(s),
     }
     if prompt is not None:
         words = set(WORD.findall(s.lower()))
@@ -80,7 +115,8 @@ def property_differences(dataset: Any) -> pd.DataFrame:
             cols[name] = (a[name] - b[name]).to_numpy(float)
     else:
         warnings.warn(f"{dataset.name or 'the dataset'}: no a_text/b_text, so the text "
-                      "properties (length, markdown, refusal, hedging, prompt overlap) are skipped",
+                      "properties (length, markdown, refusal, hedging, readability, prompt "
+                      "overlap) are skipped",
                       stacklevel=2)
     for name in numeric_side_columns(dataset):
         a = pd.to_numeric(pd.Series(dataset.column(f"a_{name}")), errors="coerce")

@@ -8,7 +8,11 @@
 * ``length_bias`` — win rate of the longer response by length-difference bin (needs texts);
 * ``flips`` — cross-fitted flip rate ε and the most suspect records (item-level data: ``a``/``b``
   item ids; :mod:`prefkit.quality.noisy_labels`);
-* ``duplicates`` — exact / near-duplicate prompts and responses (:mod:`prefkit.quality.duplicates`).
+* ``duplicates`` — exact / near-duplicate prompts and responses (:mod:`prefkit.quality.duplicates`);
+* ``rm_flips`` (only when asked for) — the cross-fitted reward-model ensemble's flip rate with its
+  interval and the most suspect records (:mod:`prefkit.quality.rm_flips`; needs texts).
+
+The exact structure of every part is documented in docs/quality.md ("The report").
 
 A part that does not apply is ``{"skipped": reason}``, never an error; warnings raised while
 computing a part go to ``notes``.  Figures (matplotlib, Agg backend, no display):
@@ -47,16 +51,20 @@ def _part(notes: list[str], name: str, compute: Callable[[], Any]) -> Any:
 
 
 def _annotators(dataset: Any, seed: int) -> dict[str, Any]:
-    from prefkit.quality._comparisons import annotator_labels
+    from prefkit.quality._comparisons import annotator_labels, group_comparisons
     from prefkit.quality.crowd_bt import CrowdBT
     from prefkit.quality.heldout import majority_agreement
+    from prefkit.quality.identification import identification
 
     annotator_labels(dataset)  # the DataError that says there is no annotator column
     fitted = CrowdBT(seed=seed).fit(dataset)
     table = fitted.annotator_report()
     for name, base in majority_agreement(dataset).items():
         table[name]["majority_agreement"] = base["agreement"]
-    return {"model": "crowd-bt", "annotators": table}
+    ident = identification(group_comparisons(dataset))
+    for text in ident["warnings"]:
+        warnings.warn(text, stacklevel=1)
+    return {"model": "crowd-bt", "annotators": table, "identification": ident}
 
 
 def _flips(dataset: Any, seed: int, top: int) -> dict[str, Any]:
@@ -74,9 +82,25 @@ def _flips(dataset: Any, seed: int, top: int) -> dict[str, Any]:
                               "strength": float(rep.strength_mean[r])} for r in order]}
 
 
+def _rm_flips(dataset: Any, seed: int, top: int, encoder: Any = None) -> dict[str, Any]:
+    from prefkit.quality.rm_flips import detect_flips_rm
+
+    if not (dataset.has("a_text") and dataset.has("b_text")):
+        return {"skipped": "reward-model flip detection needs response texts (a_text/b_text)"}
+    rep = detect_flips_rm(dataset, encoder=encoder, seed=seed)
+    order = rep.suspicion_order()[:top]
+    return {**rep.summary(),
+            "flip_prob_histogram": np.histogram(rep.flip_prob, bins=10, range=(0, 1))[0].tolist(),
+            "most_suspect": [{"row": int(r), "flip_prob": float(rep.flip_prob[r]),
+                              "strength": float(rep.strength_mean[r]),
+                              "strength_sd": float(rep.strength_sd[r])} for r in order]}
+
+
 def build_report(dataset: Any, *, n_bootstrap: int = 100, threshold: float = 0.9,
-                 seed: int = 0, top: int = 20) -> dict[str, Any]:
-    """The ``quality.json`` document (module notes)."""
+                 seed: int = 0, top: int = 20, rm_flips: bool = False,
+                 encoder: Any = None) -> dict[str, Any]:
+    """The ``quality.json`` document (module notes); ``rm_flips`` adds the reward-model
+    ensemble's flip detection (encodes every text: minutes on CPU for thousands of records)."""
     from prefkit.quality.drivers import drivers_report
     from prefkit.quality.duplicates import check_threshold, find_duplicates
 
@@ -98,6 +122,8 @@ def build_report(dataset: Any, *, n_bootstrap: int = 100, threshold: float = 0.9
                          "first-position effect is estimated")
         doc["drivers"] = drivers
     doc["flips"] = _part(notes, "flips", lambda: _flips(pairs, seed, top))
+    if rm_flips:
+        doc["rm_flips"] = _part(notes, "rm_flips", lambda: _rm_flips(pairs, seed, top, encoder))
     doc["duplicates"] = _part(notes, "duplicates", lambda: find_duplicates(
         dataset, threshold=threshold, top=top, seed=seed + 1))
     doc["notes"] = notes
@@ -185,6 +211,7 @@ FIGURES: dict[str, tuple[str, Callable[[dict[str, Any], Path], None]]] = {
     "property_effects.png": ("drivers", _effects_figure),
     "length_bias.png": ("length_bias", _length_figure),
     "flips.png": ("flips", _flips_figure),
+    "rm_flips.png": ("rm_flips", _flips_figure),
 }
 
 

@@ -377,7 +377,10 @@ class RewardModel(PreferenceEstimator):
         enc = self._sentence_encoder()
         record: dict[str, Any] = {"id": getattr(self.encoder, "id", None), "bundled": False,
                                   "path": None}
-        if enc is not None and enc.bundled:
+        inner = getattr(self.encoder, "encoder", self.encoder)
+        if getattr(inner, "id", "").startswith("onnx:") and getattr(inner, "bundled", False):
+            record.update(bundled=True, backend="onnx")  # the bundled MiniLM on ONNX Runtime
+        elif enc is not None and enc.bundled:
             record["bundled"] = True
         elif enc is not None:
             record.update(path=ENCODER_DIR, normalize=enc.normalize,
@@ -465,6 +468,10 @@ def _saved_encoder(record: Any, directory: Path) -> Any:
     if not isinstance(record, dict):
         raise ModelFileError(f"{where}: 'encoder' must be an object")
     if record.get("bundled") is True:
+        if record.get("backend") == "onnx":
+            from prefkit.encode.onnx_encoder import cached_encoder
+
+            return cached_encoder(None, "onnx")
         return default_encoder()
     raw = record.get("path")
     if not isinstance(raw, str) or not raw:

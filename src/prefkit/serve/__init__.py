@@ -6,7 +6,8 @@ addressed by name, and answers:
 - ``POST /v1/score`` — one prompt + responses → rewards (reward models), or items → scores
   (choice models);
 - ``POST /v1/compare`` — pairs → P(a ≻ b) (and P(tie) where the model has ties); pluralistic
-  models take a ``user_id`` (an unknown user gets the population answer, as the model does);
+  models take a ``user_id`` (an unknown user gets the population answer, as the model does, and
+  ``user_known`` says so per pair); judges answer by ``pair_id`` (``null``: no verdict);
 - ``POST /get_reward`` — OpenRLHF's remote reward model protocol
   (``{"query", "prompts", "labels"}`` → ``{"rewards", "scores", "extra_logs"}``);
 - ``POST /v1/chat/completions`` — OpenAI chat completions (with ``logprobs``) from a local
@@ -14,7 +15,8 @@ addressed by name, and answers:
 - ``GET /v1/models``, ``GET /health``, ``GET /metrics`` (Prometheus text).
 
 Requests to one model are micro-batched across clients (:mod:`prefkit.serve.batcher`): up to
-``max_batch`` items or ``max_wait_ms``, one model call, results fanned back.  Bearer tokens,
+``max_batch`` items or ``max_wait_ms``, one model call, results fanned back; chat requests
+likewise, left-padded into one ``generate`` call, each with a deadline.  Bearer tokens,
 payload limits (413) and one-line JSON errors live in :mod:`prefkit.serve.security` and
 :mod:`prefkit.serve.app`.  Run it with ``prefkit serve MODEL_DIR…`` (``docs/serve.md``);
 :class:`Client` uses a served model like a local one (``predict_proba``, ``reward_texts``,

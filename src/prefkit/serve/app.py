@@ -10,7 +10,9 @@ traceback to the client).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -24,7 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from prefkit import __version__
 from prefkit.errors import PrefkitError
 from prefkit.serve.batcher import MicroBatcher, Overloaded
-from prefkit.serve.chat import ChatRequest
+from prefkit.serve.chat import ChatJob, ChatRequest, GenerationTimeout
 from prefkit.serve.metrics import ServeMetrics
 from prefkit.serve.openrlhf import split_queries
 from prefkit.serve.schemas import (
@@ -47,7 +49,7 @@ log = logging.getLogger("prefkit.serve")
 ROUTES = frozenset({"/v1/score", "/v1/compare", "/get_reward", "/v1/models", "/health",
                     "/metrics", "/docs", "/openapi.json", "/v1/chat/completions"})
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (401, 404, 413, 422, 500, 503)}
+    code: {"model": ErrorBody} for code in (401, 404, 413, 422, 500, 503, 504)}
 
 
 def create_app(models: dict[str, ServedModel], settings: ServeSettings | None = None) -> Any:
@@ -67,11 +69,12 @@ def create_app(models: dict[str, ServedModel], settings: ServeSettings | None = 
                 max_wait_ms=settings.max_wait_ms, max_queue=settings.max_queue,
                 on_batch=lambda op, n, s, name=name: metrics.observe_batch(name, op, n, s))
             batchers[name].start()
-            if served.chat is not None:  # one generation at a time, a bounded queue
+            if served.chat is not None:  # chat requests batched into one generate call
                 chat_queues[name] = MicroBatcher(
-                    {"chat": lambda reqs, served=served: [served.chat.complete(r, served.name)
-                                                          for r in reqs]},
-                    max_batch=1, max_wait_ms=0, max_queue=settings.max_queue,
+                    {"chat": lambda jobs, served=served: served.chat.complete_batch(
+                        jobs, served.name)},
+                    max_batch=settings.chat_max_batch, max_wait_ms=settings.max_wait_ms,
+                    max_queue=settings.max_queue,
                     on_batch=lambda op, n, s, name=name: metrics.observe_batch(name, op, n, s))
                 chat_queues[name].start()
         yield
@@ -145,19 +148,30 @@ def create_app(models: dict[str, ServedModel], settings: ServeSettings | None = 
         _check_text(settings, "user_id", body.user_id)
         pairs = []
         for k, p in enumerate(body.pairs):
-            for key in ("a", "b", "prompt", "user_id"):
+            for key in ("a", "b", "prompt", "user_id", "pair_id"):
                 _check_text(settings, f"pairs[{k}].{key}", getattr(p, key))
-            pairs.append(Pair(p.a, p.b, p.prompt, p.user_id or body.user_id))
+            if served.inputs != "pair_ids":
+                for key in ("a", "b"):
+                    if getattr(p, key) is None:
+                        raise RequestError(f"pairs[{k}].{key}: field required",
+                                           field=f"pairs[{k}].{key}")
+            pairs.append(Pair(p.a or "", p.b or "", p.prompt, p.user_id or body.user_id,
+                              p.pair_id))
         if served.inputs == "items":
             served.check_items([p.a for p in pairs], "pairs[].a")
             served.check_items([p.b for p in pairs], "pairs[].b")
+        elif served.inputs == "pair_ids":
+            pairs = served.check_pair_ids(pairs)
         users = {p.user_id for p in pairs if p.user_id is not None}
         if users and not served.has_users:
             raise RequestError(f"model {served.name!r} ({served.tag}) does not take a user_id",
                                field="user_id")
         out = await run(served, "pairs", pairs)
         p_tie = [float(t) for _, t in out] if served.has_ties else None
-        return CompareResponse(model=served.name, p_a=[float(p) for p, _ in out], p_tie=p_tie,
+        known = [p.user_id is not None and p.user_id in served.users for p in pairs] \
+            if served.has_users else None
+        return CompareResponse(model=served.name, p_a=[_probability(p) for p, _ in out],
+                               p_tie=p_tie, user_known=known,
                                unknown_users=sorted(u for u in users if u not in served.users))
 
     @app.post("/v1/chat/completions", tags=["OpenAI"], responses=ERRORS)
@@ -167,7 +181,13 @@ def create_app(models: dict[str, ServedModel], settings: ServeSettings | None = 
         for k, message in enumerate(body.messages):
             if isinstance(message.content, str):
                 _check_text(settings, f"messages[{k}].content", message.content)
-        return (await run(served, "chat", [body]))[0]
+        timeout = settings.chat_timeout_s
+        job = ChatJob(body, time.monotonic() + timeout)
+        try:  # a little grace: the generation itself stops at its deadline, at the next token
+            return (await asyncio.wait_for(run(served, "chat", [job]), timeout + 1.0))[0]
+        except asyncio.TimeoutError:
+            raise GenerationTimeout("the request waited longer than the generation timeout"
+                                    ) from None
 
     @app.post("/get_reward", response_model=GetRewardResponse, tags=["OpenRLHF"],
               responses=ERRORS)
@@ -193,7 +213,7 @@ def create_app(models: dict[str, ServedModel], settings: ServeSettings | None = 
                                  extra_logs={"prefkit_reward": rewards})
 
     return Gate(app, tokens=settings.tokens, max_body_bytes=settings.max_body_bytes,
-                metrics=metrics, routes=ROUTES)
+                metrics=metrics, routes=ROUTES, strict_json=True)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -210,6 +230,12 @@ def _operations(served: ServedModel) -> dict[str, Any]:
         return list(zip(p_a.tolist(), ties, strict=True))
 
     return {"texts": texts, "items": items, "pairs": pairs}
+
+
+def _probability(p: float) -> float | None:
+    """A probability for JSON: NaN (a judge without a verdict) → null."""
+    p = float(p)
+    return p if p == p else None
 
 
 def _pick(models: dict[str, ServedModel], name: str | None, *, texts: bool = False
@@ -323,6 +349,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Overloaded)
     async def overloaded(_: Request, err: Overloaded) -> JSONResponse:
         return _error(503, f"overloaded: {err}; retry later", headers={"Retry-After": "1"})
+
+    @app.exception_handler(GenerationTimeout)
+    async def timed_out(_: Request, err: GenerationTimeout) -> JSONResponse:
+        return _error(504, f"timeout: {err} (limit {app.state.settings.chat_timeout_s:g} s)")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, err: StarletteHTTPException) -> JSONResponse:

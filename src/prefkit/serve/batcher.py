@@ -11,8 +11,9 @@ would overflow a non-empty batch is carried to the next one; a single job larger
 This is the dynamic batching of inference servers (e.g. NVIDIA Triton's dynamic batcher,
 Clipper — Crankshaw et al., NSDI 2017): the throughput of batched forward passes without
 asking clients to batch.  When a batched call fails, its jobs are retried one by one, so one bad
-request never fails its neighbours.  The queue is bounded: :class:`Overloaded` when it is full
-(the app answers 503 with ``Retry-After``).
+request never fails its neighbours; a batch function may also answer one input with an exception
+(instead of its output), which fails that input's job alone.  The queue is bounded:
+:class:`Overloaded` when it is full (the app answers 503 with ``Retry-After``).
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ class MicroBatcher:
 
     Args:
         operations: operation name → function from a list of inputs to the list of outputs
-            (same length), run in a worker thread.
+            (same length; an ``Exception`` instance as an output fails that input's job only),
+            run in a worker thread.
         max_batch: most inputs per model call.
         max_wait_ms: how long a batch waits for more jobs after its first.
         max_queue: most jobs waiting; :meth:`submit` raises :class:`Overloaded` beyond.
@@ -160,7 +162,12 @@ class MicroBatcher:
             self.on_batch(op, len(inputs), time.perf_counter() - start)
         offset = 0
         for job in jobs:
-            _settle(job, result=list(outputs[offset: offset + len(job.inputs)]))
+            mine = list(outputs[offset: offset + len(job.inputs)])
+            failed = [x for x in mine if isinstance(x, Exception)]
+            if failed:  # the batch function answered this input with its own error
+                _settle(job, error=failed[0])
+            else:
+                _settle(job, result=mine)
             offset += len(job.inputs)
 
 

@@ -18,8 +18,18 @@ token.  A prompt longer than the model's context (``max_position_embeddings``) i
 (422); ``max_tokens`` beyond what the context leaves is cut to fit.
 ``usage.completion_tokens`` counts the tokens generated for all ``n`` choices, as OpenAI does.
 
-Calls run one at a time in the model's worker thread (a lock with a queue: the app bounds the
-number waiting and answers 503 beyond); there is no batching across requests yet.
+Batching across requests (:meth:`ChatModel.complete_batch`, fed by the app's micro-batcher):
+concurrent requests are left-padded into one ``generate`` call — position ids follow the
+attention mask, so a greedy request gets the same tokens as alone — and each row stops at its
+own ``max_tokens``, stop strings or end-of-sequence (:class:`_RowCriteria`); the call ends when
+every row is done.  Greedy requests batch together, unseeded sampling requests with the same
+temperature and top-p together, a seeded request runs alone (its samples depend on its seed
+only).  This is the static batching of text-generation servers (rows wait for the longest; no
+continuous batching of new arrivals into a running call).
+
+A per-request deadline (``prefkit serve --chat-timeout``, counted from arrival, queue wait
+included) is checked after every generated token: the row past it stops, its request answers
+504 (:class:`GenerationTimeout`), its neighbours in the batch carry on.
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ import os
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -134,45 +145,132 @@ class ChatModel:
         text = "\n".join(f"{m['role']}: {m['content']}" for m in messages) + "\nassistant:"
         return [int(i) for i in self.tokenizer(text)["input_ids"]]
 
-    def complete(self, request: ChatRequest, name: str) -> dict[str, Any]:
+    def complete(self, request: ChatRequest, name: str, timeout_s: float | None = None
+                 ) -> dict[str, Any]:
         """The OpenAI response body for ``request`` (runs the model; thread-safe)."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        out = self.complete_batch([ChatJob(request, deadline)], name)[0]
+        if isinstance(out, Exception):
+            raise out
+        return out
+
+    def complete_batch(self, jobs: list[ChatJob], name: str) -> list[dict[str, Any] | Exception]:
+        """Answers to several requests, batched into as few ``generate`` calls as possible.
+
+        One answer per job, in order: the response body, or the exception that request alone
+        raised (a :class:`RequestError`, a :class:`GenerationTimeout`).  Greedy requests share
+        one left-padded ``generate`` call; unseeded sampling requests with the same temperature
+        and top-p share another; a seeded request runs alone (its samples depend only on its
+        seed).  A batch never needs more positions than the model's context.
+        """
+        from prefkit.serve.served import RequestError
+
+        out: list[dict[str, Any] | Exception | None] = [None] * len(jobs)
+        rows: list[_Row] = []
+        for k, job in enumerate(jobs):
+            try:
+                prompt = self.prompt_ids(job.request)
+                new_tokens = self._room(len(prompt), job.request.new_tokens())
+            except RequestError as err:
+                out[k] = err
+                continue
+            if job.deadline is not None and time.monotonic() >= job.deadline:
+                out[k] = GenerationTimeout("the request waited longer than the generation "
+                                           "timeout before its turn came")
+                continue
+            rows.append(_Row(k, job.request, prompt, new_tokens, job.deadline))
+        groups: dict[tuple[Any, ...], list[_Row]] = {}
+        for row in rows:
+            r = row.request
+            key: tuple[Any, ...] = ("greedy",) if r.temperature == 0.0 else \
+                ("seeded", row.job) if r.seed is not None else ("sample", r.temperature, r.top_p)
+            groups.setdefault(key, []).append(row)
+        for group in groups.values():
+            for batch in self._fit_context(group):
+                for row, answer in zip(batch, self._generate(batch, name), strict=True):
+                    out[row.job] = answer
+        return [x if x is not None else RuntimeError("no answer") for x in out]
+
+    def _fit_context(self, group: list[_Row]) -> list[list[_Row]]:
+        """Split ``group`` so that longest prompt + most new tokens fits the context."""
+        context = getattr(self.model.config, "max_position_embeddings", None)
+        if not isinstance(context, int) or context <= 0:
+            return [group]
+        batches: list[list[_Row]] = []
+        for row in group:
+            last = batches[-1] if batches else None
+            if last is not None and max(len(r.prompt) for r in (*last, row)) + max(
+                    r.new_tokens for r in (*last, row)) <= context:
+                last.append(row)
+            else:
+                batches.append([row])
+        return batches
+
+    def _generate(self, batch: list[_Row], name: str) -> list[dict[str, Any] | Exception]:
+        """One ``generate`` call for ``batch`` (left-padded), split back into responses."""
         import torch
 
-        prompt = self.prompt_ids(request)
-        new_tokens = self._room(len(prompt), request.new_tokens())
-        device = next(self.model.parameters()).device
-        input_ids = torch.tensor([prompt], device=device)
-        greedy = request.temperature == 0.0
+        first = batch[0].request
+        greedy = first.temperature == 0.0
+        # greedy: one sequence per request, copied into its n choices (they would be identical)
+        owners = [i for i, row in enumerate(batch) for _ in range(1 if greedy else
+                                                                    row.request.n)]
         eos = self.tokenizer.eos_token_id
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else eos
+        width = max(len(row.prompt) for row in batch)
+        device = next(self.model.parameters()).device
+        ids = [[pad] * (width - len(batch[i].prompt)) + batch[i].prompt for i in owners]
+        mask = [[0] * (width - len(batch[i].prompt)) + [1] * len(batch[i].prompt)
+                for i in owners]
+        input_ids = torch.tensor(ids, device=device)
+        want_logits = any(row.request.logprobs for row in batch)
+        limits = [batch[i].new_tokens for i in owners]
+        criteria = _RowCriteria(self.tokenizer, eos, width, limits,
+                                [batch[i].request.stop or [] for i in owners],
+                                [batch[i].deadline for i in owners])
         kwargs: dict[str, Any] = {
-            "max_new_tokens": new_tokens, "do_sample": not greedy,
-            # greedy: one generation, copied into the n choices (they would be identical)
-            "num_return_sequences": 1 if greedy else request.n, "return_dict_in_generate": True,
-            "output_logits": bool(request.logprobs), "pad_token_id": pad,
-            "attention_mask": torch.ones_like(input_ids),
+            "max_new_tokens": max(limits), "do_sample": not greedy,
+            "num_return_sequences": 1, "return_dict_in_generate": True,
+            "output_logits": want_logits, "pad_token_id": pad,
+            "attention_mask": torch.tensor(mask, device=device),
+            "stopping_criteria": _criteria_list(criteria),
         }
         if not greedy:
-            kwargs.update(temperature=request.temperature, top_p=request.top_p, top_k=0)
+            kwargs.update(temperature=first.temperature, top_p=first.top_p, top_k=0)
         else:  # no sampling knobs (a model's generation_config may carry some): no warnings
             kwargs.update(temperature=None, top_p=None, top_k=None)
-        if request.stop:
-            kwargs["stopping_criteria"] = _stop_criteria(self.tokenizer, request.stop,
-                                                         len(prompt))
         with self._lock, torch.no_grad():
-            if request.seed is not None:
-                torch.manual_seed(request.seed)
+            if first.seed is not None:
+                torch.manual_seed(first.seed)
             out = self.model.generate(input_ids, **kwargs)
-        sequences = out.sequences[:, len(prompt):].tolist()
-        logprobs = None
-        if request.logprobs:
-            # logits: one (n, vocab) tensor per generated position → (n, steps, vocab)
-            logprobs = torch.log_softmax(torch.stack(out.logits, dim=1).float(), dim=-1)
-        rows = [0] * request.n if greedy else list(range(request.n))
+        sequences = out.sequences[:, width:].tolist()
+        answers: list[dict[str, Any] | Exception] = []
+        for i, row in enumerate(batch):
+            mine = [r for r, owner in enumerate(owners) if owner == i]
+            if any(criteria.timed_out[r] for r in mine):
+                answers.append(GenerationTimeout(
+                    f"generation took longer than the timeout ({row.request.new_tokens()} "
+                    "tokens asked for); ask for fewer max_tokens or retry later"))
+                continue
+            answers.append(self._response(row, [sequences[r][: limits[r]] for r in mine],
+                                          [self._row_logprobs(out, r) if want_logits else None
+                                           for r in mine], name, eos, pad))
+        return answers
+
+    @staticmethod
+    def _row_logprobs(out: Any, row: int) -> Any:
+        import torch
+
+        # logits: one (rows, vocab) tensor per generated position → (steps, vocab) of this row
+        return torch.log_softmax(torch.stack([step[row] for step in out.logits]).float(), dim=-1)
+
+    def _response(self, row: _Row, sequences: list[list[int]], logprobs: list[Any], name: str,
+                  eos: int | None, pad: int | None) -> dict[str, Any]:
+        request = row.request
+        picks = [0] * request.n if len(sequences) == 1 else list(range(request.n))
         choices, completion_tokens = [], 0
-        for k, row in enumerate(rows):
-            seq = sequences[row]
-            tokens = _trim(seq, eos, pad)
+        for k, pick in enumerate(picks):
+            tokens = _trim(sequences[pick], eos, pad)
             completion_tokens += len(tokens)
             text = self.tokenizer.decode(tokens, skip_special_tokens=True)
             finish = "stop" if eos is not None and tokens and tokens[-1] == eos else "length"
@@ -183,16 +281,17 @@ class ChatModel:
             choice: dict[str, Any] = {"index": k,
                                       "message": {"role": "assistant", "content": text},
                                       "logprobs": None, "finish_reason": finish}
-            if logprobs is not None:
+            if request.logprobs:
                 choice["logprobs"] = {"content": self._token_logprobs(
-                    tokens, logprobs[row], request.top_logprobs or 0)}
+                    tokens, logprobs[pick], request.top_logprobs or 0)}
             choices.append(choice)
+        prompt_tokens = len(row.prompt)
         return {
             "id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion",
             "created": int(time.time()), "model": name, "choices": choices,
             "system_fingerprint": None,
-            "usage": {"prompt_tokens": len(prompt), "completion_tokens": completion_tokens,
-                      "total_tokens": len(prompt) + completion_tokens},
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                      "total_tokens": prompt_tokens + completion_tokens},
         }
 
     def _room(self, prompt_tokens: int, wanted: int) -> int:
@@ -227,18 +326,66 @@ class ChatModel:
                 "bytes": list(text.encode("utf-8"))}
 
 
-def _stop_criteria(tokenizer: Any, stops: list[str], prompt_len: int) -> Any:
-    """Stop a sequence once its decoded continuation contains a stop string (any tokenizer)."""
-    import torch
+class GenerationTimeout(Exception):
+    """A generation ran past the per-request timeout (the app answers 504)."""
+
+
+@dataclass
+class ChatJob:
+    """One request waiting for generation, and when its answer stops being wanted."""
+
+    request: ChatRequest
+    #: ``time.monotonic()`` after which the request answers 504 (None: no timeout)
+    deadline: float | None = None
+
+
+@dataclass
+class _Row:
+    job: int
+    request: ChatRequest
+    prompt: list[int]
+    new_tokens: int
+    deadline: float | None
+
+
+class _RowCriteria:
+    """Per row of a batched ``generate``: done at its own token limit, at one of its own stop
+    strings, or at its deadline (then ``timed_out``); the call ends when every row is done."""
+
+    def __init__(self, tokenizer: Any, eos: int | None, prompt_len: int, limits: list[int],
+                 stops: list[list[str]], deadlines: list[float | None]) -> None:
+        self.tokenizer, self.eos, self.prompt_len = tokenizer, eos, prompt_len
+        self.limits, self.stops, self.deadlines = limits, stops, deadlines
+        self.done = [False] * len(limits)
+        self.timed_out = [False] * len(limits)
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        generated = input_ids.shape[1] - self.prompt_len
+        now = time.monotonic()
+        for r in range(len(self.done)):
+            if self.done[r]:
+                continue
+            new = input_ids[r, self.prompt_len:]
+            ended = self.eos is not None and bool((new == self.eos).any())
+            stopped = bool(self.stops[r]) and any(
+                s in self.tokenizer.decode(new, skip_special_tokens=True) for s in self.stops[r])
+            if generated >= self.limits[r] or ended or stopped:
+                self.done[r] = True
+            elif self.deadlines[r] is not None and now >= self.deadlines[r]:
+                self.done[r] = self.timed_out[r] = True
+        return torch.tensor(self.done, dtype=torch.bool, device=input_ids.device)
+
+
+def _criteria_list(criteria: _RowCriteria) -> Any:
     from transformers import StoppingCriteria, StoppingCriteriaList
 
-    class _StopStrings(StoppingCriteria):
+    class _Adapter(StoppingCriteria):
         def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-            texts = tokenizer.batch_decode(input_ids[:, prompt_len:], skip_special_tokens=True)
-            return torch.tensor([any(s in t for s in stops) for t in texts],
-                                dtype=torch.bool, device=input_ids.device)
+            return criteria(input_ids, scores, **kwargs)
 
-    return StoppingCriteriaList([_StopStrings()])
+    return StoppingCriteriaList([_Adapter()])
 
 
 def _trim(seq: list[int], eos: int | None, pad: int | None) -> list[int]:

@@ -126,7 +126,7 @@ class Client:
         def column(name: str) -> list[Any]:
             return list(dataset.column(name)) if name in cols else [None] * n
 
-        prompts, users = column("prompt"), column("user_id")
+        prompts, users, ids = column("prompt"), column("user_id"), column("pair_id")
         if self.card.get("inputs") == "texts":
             from prefkit.reward.model import candidate_columns
 
@@ -140,6 +140,8 @@ class Client:
                 pair["prompt"] = str(prompts[k])
             if users[k] is not None and self.card.get("users"):
                 pair["user_id"] = str(users[k])
+            if ids[k] is not None:  # judges find recorded pairs by id
+                pair["pair_id"] = str(ids[k])
             out.append(pair)
         return out
 

@@ -40,10 +40,13 @@ class ScoreResponse(BaseModel):
 
 
 class PairIn(_Strict):
-    a: str = Field(description="First candidate: an item name or a response text.")
-    b: str = Field(description="Second candidate.")
+    a: str | None = Field(None, description="First candidate: an item name or a response text "
+                                            "(required but for recorded judges).")
+    b: str | None = Field(None, description="Second candidate.")
     prompt: str | None = None
     user_id: str | None = Field(None, description="Overrides the request's user_id.")
+    pair_id: str | None = Field(None, description="The pair's id: required by a judge with "
+                                                  "recorded verdicts, passed on to live judges.")
 
 
 class CompareRequest(_Strict):
@@ -56,8 +59,14 @@ class CompareRequest(_Strict):
 
 class CompareResponse(BaseModel):
     model: str
-    p_a: list[float] = Field(description="P(a ≻ b) per pair (strict win for ties models).")
+    p_a: list[float | None] = Field(
+        description="P(a ≻ b) per pair (strict win for ties models); null where a judge has no "
+                    "verdict.")
     p_tie: list[float] | None = Field(None, description="P(tie) per pair; null without ties.")
+    user_known: list[bool] | None = Field(
+        None, description="Models with users: per pair, whether its user_id is a person the "
+                          "model knows (false: unknown or no user — the population answer); "
+                          "null for models without users.")
     unknown_users: list[str] = Field(
         default_factory=list,
         description="Users the model does not know (they got the population answer).")

@@ -6,12 +6,18 @@
 - **Body size**: a ``Content-Length`` above the limit is refused before reading; a body without
   one (chunked) is read up to the limit and refused as soon as it exceeds it — 413 either way.
 - **Metrics**: count and latency by route template and status (:mod:`prefkit.serve.metrics`).
+- **Strict JSON** (``strict_json=True``, what ``prefkit serve`` uses): a POST body must be JSON
+  (Content-Type ``application/json``, ``application/*+json``, none, or curl's default
+  ``application/x-www-form-urlencoded``; anything else is 415), and RFC 8259 JSON: duplicate
+  keys in one object and the non-standard ``NaN`` / ``Infinity`` that Python's parser accepts
+  are 422, as is nesting deeper than the parser's recursion limit.
 
 Errors are one-line JSON documents ``{"error": "…"}``.  Nothing here logs a body or a header.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import time
@@ -61,8 +67,10 @@ class Gate:
     """ASGI middleware: metrics around everything, then authentication, then the body limit."""
 
     def __init__(self, app: ASGIApp, *, tokens: tuple[str, ...], max_body_bytes: int,
-                 metrics: ServeMetrics, routes: frozenset[str]) -> None:
+                 metrics: ServeMetrics, routes: frozenset[str], strict_json: bool = False
+                 ) -> None:
         self.app = app
+        self.strict_json = strict_json
         self.tokens = tokens
         self.max_body_bytes = max_body_bytes
         self.metrics = metrics
@@ -101,6 +109,12 @@ class Gate:
                 await send_json_error(send, 401, "missing or invalid bearer token",
                                       [(b"www-authenticate", b"Bearer")])
                 return
+        if self.strict_json and scope.get("method") == "POST" and not _json_type(
+                headers.get(b"content-type", b"")):
+            kind = headers.get(b"content-type", b"").decode("latin-1").split(";")[0].strip()
+            await send_json_error(send, 415, f"Content-Type {kind!r} is not JSON: send the "
+                                  "body as application/json")
+            return
         length = headers.get(b"content-length")
         if length is not None:
             try:
@@ -113,8 +127,9 @@ class Gate:
                     send, 413, f"request body of {int(length)} bytes exceeds the limit of "
                     f"{self.max_body_bytes} bytes")
                 return
-            await self.app(scope, receive, send)
-            return
+            if not (self.strict_json and scope.get("method") == "POST"):
+                await self.app(scope, receive, send)
+                return
         if scope.get("method") in ("POST", "PUT", "PATCH"):
             body = bytearray()
             more = True
@@ -129,6 +144,16 @@ class Gate:
                         send, 413, f"request body exceeds the limit of {self.max_body_bytes} "
                         "bytes")
                     return
+            if self.strict_json:
+                if not bytes(body).strip():
+                    problem: str | None = "the request body is empty (send a JSON object)"
+                elif len(body) < 2**20:
+                    problem = json_problem(bytes(body))
+                else:
+                    problem = await asyncio.to_thread(json_problem, bytes(body))
+                if problem is not None:
+                    await send_json_error(send, 422, f"malformed JSON: {problem}")
+                    return
             replayed = False
 
             async def replay() -> Message:
@@ -141,3 +166,49 @@ class Gate:
             await self.app(scope, replay, send)
             return
         await self.app(scope, receive, send)
+
+
+def _json_type(content_type: bytes) -> bool:
+    kind = content_type.split(b";")[0].strip().lower()
+    return kind in (b"", b"application/json", b"application/x-www-form-urlencoded") or (
+        kind.startswith(b"application/") and kind.endswith(b"+json"))
+
+
+class _NotStrictJSON(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _NotStrictJSON(f"duplicate key {key!r} in one object")
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotStrictJSON(f"{name} is not a JSON number (send finite numbers)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise _NotStrictJSON(f"{text[:20]} overflows a double (send finite numbers)")
+    return value
+
+
+def json_problem(body: bytes) -> str | None:
+    """What makes ``body`` not strict JSON (duplicate keys, NaN/Infinity or numbers that overflow
+    to them, nesting too deep), or None — a body that does not parse at all is left to the app,
+    which names the position."""
+    try:
+        json.loads(body, object_pairs_hook=_no_duplicates, parse_constant=_no_constant,
+                   parse_float=_finite_float)
+    except _NotStrictJSON as err:
+        return str(err)
+    except RecursionError:
+        return "nested too deeply"
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return None

@@ -7,10 +7,14 @@ Every model comes from :func:`prefkit.load`; this module only asks what the cont
 - ``predict_proba(ds)`` → P(a ≻ b) per pair, every model; ``predict_outcome_proba(ds)`` →
   (n, 3) = P(a ≻ b), P(b ≻ a), P(tie) where the model has it.
 
-A model whose fitted state names items (``items_``) compares items by name; any other model
-compares texts (``a_text``/``b_text`` with an optional prompt).  A model that knows users
-(``users_``) takes a ``user_id`` per pair; an unknown user gets whatever the model gives an
-unknown user (the population answer for the mixtures).
+A model whose fitted state names items (``items_``) compares items by name; a judge with
+recorded verdicts (``pair_ids_``, :class:`prefkit.judge.recorded.RecordedJudge`) compares pairs
+by ``pair_id``; any other model compares texts (``a_text``/``b_text`` with an optional prompt,
+and the request's ``pair_id`` when given — a live judge).  A model that knows users (``users_``)
+takes a ``user_id`` per pair; a user the model never saw (or no user) gets the population answer
+— what the model itself predicts for an unknown user (the prior-weighted mixture for the
+mixtures, the mean user weights for PAL, z = 0 for VPL …) — and the response says so per pair
+(``user_known``).  A judge may abstain (no verdict: NaN), which the server answers as ``null``.
 
 The batch calls are synchronous and run in a worker thread (:mod:`prefkit.serve.batcher`).
 """
@@ -45,6 +49,7 @@ class Pair:
     b: str
     prompt: str | None = None
     user_id: str | None = None
+    pair_id: str | None = None
 
 
 @dataclass
@@ -55,13 +60,17 @@ class ServedModel:
     directory: Path
     model: Any
     tag: str
-    inputs: str  # "items" or "texts"
+    inputs: str  # "items", "texts", "pair_ids" (a recorded judge) or "chat"
     can_reward_texts: bool
     can_score_items: bool
     has_ties: bool
     has_users: bool
     items: frozenset[str] = field(default_factory=frozenset)
     users: frozenset[str] = field(default_factory=frozenset)
+    #: recorded judges: pair_id → the recorded (a, b)
+    pairs: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: the model may have no answer for a pair (a judge's missing verdict → null)
+    abstains: bool = False
     #: a :class:`prefkit.serve.chat.ChatModel` for ``/v1/chat/completions`` (causal LMs)
     chat: Any = None
 
@@ -79,6 +88,7 @@ class ServedModel:
             "ties": self.has_ties,
             "users": self.has_users,
             "n_items": len(self.items) if self.inputs == "items" else None,
+            "n_pairs": len(self.pairs) if self.inputs == "pair_ids" else None,
         }
 
     def endpoints(self) -> list[str]:
@@ -109,6 +119,28 @@ class ServedModel:
                 field=where,
             )
 
+    def check_pair_ids(self, pairs: list[Pair]) -> list[Pair]:
+        """Recorded judges: every pair names a recorded ``pair_id``; ``a``/``b`` (optional, the
+        recorded names in either order) fill in from the record."""
+        out = []
+        for k, pair in enumerate(pairs):
+            if pair.pair_id is None:
+                raise RequestError(f"model {self.name!r} ({self.tag}) answers recorded pairs: "
+                                   "give each pair its 'pair_id'", field=f"pairs[{k}].pair_id")
+            if pair.pair_id not in self.pairs:
+                raise RequestError(f"model {self.name!r} has no recorded judgment of pair "
+                                   f"{pair.pair_id!r} ({len(self.pairs)} pairs recorded)",
+                                   field=f"pairs[{k}].pair_id")
+            a, b = self.pairs[pair.pair_id]
+            given = (pair.a or None, pair.b or None)
+            if given == (None, None):
+                given = (a, b)
+            if given not in ((a, b), (b, a)):
+                raise RequestError(f"pair {pair.pair_id!r} was judged between {a!r} and {b!r}, "
+                                   f"not {given[0]!r} and {given[1]!r}", field=f"pairs[{k}]")
+            out.append(Pair(given[0], given[1], pair.prompt, pair.user_id, pair.pair_id))
+        return out
+
     def warm_up(self) -> None:
         """Load whatever the model loads lazily (an encoder) by scoring one text."""
         if self.can_reward_texts:
@@ -138,6 +170,8 @@ class ServedModel:
     def compare(self, pairs: list[Pair]) -> tuple[np.ndarray, np.ndarray | None]:
         """P(a ≻ b) per pair, and P(tie) per pair when the model has ties (else None)."""
         ds = self.pair_dataset(pairs)
+        if self.abstains:  # NaN = no verdict; the app answers null
+            return np.asarray(self.model.predict_proba(ds), dtype=float).reshape(-1), None
         if self.has_ties:
             out = np.asarray(self.model.predict_outcome_proba(ds), dtype=float)
             return _finite(out[:, 0], self.name), _finite(out[:, 2], self.name)
@@ -152,13 +186,15 @@ class ServedModel:
 
         rows: list[dict[str, Any]] = []
         for pair in pairs:
-            if self.inputs == "items":
+            if self.inputs in ("items", "pair_ids"):
                 row: dict[str, Any] = {"a": pair.a, "b": pair.b}
             else:
                 row = {"a": "a", "b": "b", "a_text": pair.a, "b_text": pair.b}
             row["prompt"] = pair.prompt
             row["user_id"] = pair.user_id
             row["p_a"] = 0.5
+            if pair.pair_id is not None:
+                row["pair_id"] = pair.pair_id
             rows.append(row)
         return PreferenceDataset.from_records(rows, kind="pairwise", name="request")
 
@@ -219,12 +255,17 @@ def wrap(name: str, directory: str | os.PathLike[str], model: Any) -> ServedMode
                            can_score_items=False, has_ties=False, has_users=False, chat=model)
     items = getattr(model, "items_", None)
     users = getattr(model, "users_", None)
+    recorded = getattr(model, "pair_ids_", None)
+    tag = _tag(model, tag_of)
+    pairs = {} if recorded is None else {
+        str(p): (str(a), str(b)) for p, a, b in zip(recorded, model.a_, model.b_, strict=True)}
     return ServedModel(
         name=name,
         directory=Path(directory),
         model=model,
-        tag=_tag(model, tag_of),
-        inputs="items" if items is not None else "texts",
+        tag=tag,
+        inputs="items" if items is not None else "pair_ids" if recorded is not None
+        else "texts",
         can_reward_texts=hasattr(model, "reward_texts") and bool(
             getattr(getattr(model, "head", None), "scalar", True)),
         can_score_items=hasattr(model, "item_scores"),
@@ -232,6 +273,8 @@ def wrap(name: str, directory: str | os.PathLike[str], model: Any) -> ServedMode
         has_users=users is not None,
         items=frozenset(str(i) for i in items) if items is not None else frozenset(),
         users=frozenset(str(u) for u in users) if users is not None else frozenset(),
+        pairs=pairs,
+        abstains=tag.startswith("judge.") or hasattr(model, "has_verdict"),
         chat=_policy_chat(model),
     )
 

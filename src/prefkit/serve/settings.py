@@ -28,6 +28,9 @@ class ServeSettings:
         max_items: most responses / items / pairs / queries in one request (413 above).
         max_text_chars: longest prompt, response, item name or query accepted (413 above).
         max_body_bytes: largest request body accepted (413 above).
+        chat_max_batch: most chat requests in one ``generate`` call (micro-batched like scores).
+        chat_timeout_s: a chat request not answered this many seconds after it arrived
+            (queue wait included) answers 504; the generation is stopped at the next token.
         tokens: accepted bearer tokens; empty = no authentication.
     """
 
@@ -37,11 +40,16 @@ class ServeSettings:
     max_items: int = 1024
     max_text_chars: int = 100_000
     max_body_bytes: int = 16 * 1024 * 1024
+    chat_max_batch: int = 8
+    chat_timeout_s: float = 120.0
     tokens: tuple[str, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
-        for name in ("max_batch", "max_queue", "max_items", "max_text_chars", "max_body_bytes"):
+        for name in ("max_batch", "max_queue", "max_items", "max_text_chars", "max_body_bytes",
+                     "chat_max_batch"):
             if getattr(self, name) < 1:
                 raise ServeConfigError(f"{name} must be at least 1, not {getattr(self, name)}")
         if not self.max_wait_ms >= 0:
             raise ServeConfigError(f"max_wait_ms must be ≥ 0, not {self.max_wait_ms}")
+        if not self.chat_timeout_s > 0:
+            raise ServeConfigError(f"chat_timeout_s must be > 0, not {self.chat_timeout_s}")

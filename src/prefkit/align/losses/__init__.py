@@ -31,6 +31,8 @@ smpo               :func:`~.smpo.smpo_loss`                     SmPO-Diffusion 2
 ranklist           :func:`~.ranklist.ranklist_loss`             RankList 2025
 pro                :func:`~.pro.pro_loss`                       Song et al. 2024
 selm / vpo         :func:`~.selm.selm_loss`                     Zhang et al. 2024; Cen et al. 2024
+lcpo / repo        :func:`~.lcpo.lcpo_loss` (EM weights)        LCPO / RE-PO 2025
+dove / jpo         :func:`~.dove.dove_loss` (prompt per side)   Bansal et al. 2024
 =================  ===========================================  ================================
 """
 
@@ -49,10 +51,12 @@ from prefkit.align.curriculum import (  # data ordering; re-exported here for on
 from prefkit.align.losses._common import LossOutput
 from prefkit.align.losses.copg import copg_loss
 from prefkit.align.losses.cpo import cpo_loss
+from prefkit.align.losses.dove import dove_loss
 from prefkit.align.losses.dpo import cdpo_loss, dpo_loss, soft_dpo_loss
 from prefkit.align.losses.hinge import hinge_loss
 from prefkit.align.losses.ipo import ipo_loss
 from prefkit.align.losses.kto import kto_loss, kto_pair_loss, kto_reference_point
+from prefkit.align.losses.lcpo import lcpo_loss
 from prefkit.align.losses.listwise import lambda_weights, lipo_lambda_loss, plackett_luce_loss
 from prefkit.align.losses.ln_dpo import ln_dpo_loss
 from prefkit.align.losses.modpo import modpo_loss
@@ -157,6 +161,8 @@ _SPECS = [
     LossSpec("ranklist", ranklist_loss, kind="listwise"),
     LossSpec("pro", pro_loss, kind="listwise", needs_reference=False),
     LossSpec("selm", selm_loss),
+    LossSpec("dove", dove_loss),
+    LossSpec("lcpo", lcpo_loss),
 ]
 LOSSES: dict[str, LossSpec] = {spec.name: spec for spec in _SPECS}
 ALIASES: dict[str, str] = {
@@ -168,6 +174,9 @@ ALIASES: dict[str, str] = {
     "lndpo": "ln_dpo",
     "rationale": "rationale_dpo",
     "vpo": "selm",
+    "jpo": "dove",
+    "repo": "lcpo",
+    "re_po": "lcpo",
 }
 
 
@@ -203,6 +212,7 @@ __all__ = [
     "curriculum_order",
     "curriculum_pairs",
     "curriculum_stages",
+    "dove_loss",
     "dpo_loss",
     "get_loss",
     "hinge_loss",
@@ -211,6 +221,7 @@ __all__ = [
     "kto_pair_loss",
     "kto_reference_point",
     "lambda_weights",
+    "lcpo_loss",
     "lipo_lambda_loss",
     "ln_dpo_loss",
     "loss_names",

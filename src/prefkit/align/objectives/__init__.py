@@ -23,6 +23,7 @@ from prefkit.align.config import AlignConfig
 from prefkit.align.losses import LossSpec
 from prefkit.align.objectives.base import MicroBatch, Objective, Runtime
 from prefkit.align.objectives.extras import ExtrasObjective, needs_extras
+from prefkit.align.objectives.joint import JointObjective
 from prefkit.align.objectives.kto_reference import MismatchedKL
 from prefkit.align.objectives.listwise import ListwiseObjective
 from prefkit.align.objectives.pairwise import PairwiseObjective
@@ -38,6 +39,8 @@ def objective_class(spec: LossSpec, dataset: Any | None = None) -> type:
                          f"{spec.name!r} is {spec.kind}")
     if spec.name == "kto" and getattr(dataset, "kind", None) == "rating":
         return UnpairedKTO
+    if spec.name == "dove":  # a prompt per side (DOVE/JPO)
+        return JointObjective
     if needs_extras(spec.parameters):
         return ExtrasObjective
     return PairwiseObjective
@@ -50,6 +53,7 @@ def make_objective(spec: LossSpec, config: AlignConfig, dataset: Any | None = No
 
 __all__ = [
     "ExtrasObjective",
+    "JointObjective",
     "ListwiseObjective",
     "MicroBatch",
     "MismatchedKL",

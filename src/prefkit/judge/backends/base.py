@@ -1,11 +1,15 @@
 """The backend protocol: requests in, raw replies out, in the same order.
 
 A request names what is judged (``pair_id`` and ``order`` for pairwise protocols, ``item`` for
-ratings) and carries the rendered ``messages`` (chat format) and ``template_hash`` of the
-protocol that made them.  A reply keeps the raw text, or an ``error`` (the request could not be
-answered) — a backend never invents a verdict.  Backends that talk to servers (HTTP, local LMs;
-a later stage of issue 13) implement the same two members, so protocols, caches and analyses do
-not know where answers came from.
+ratings) and carries the rendered ``messages`` (chat format), the ``template_hash`` of the
+protocol that made them and the template's ``inputs`` (``question``, ``answer_a``, ``answer_b``
+as shown), which backends that do not read prompts (a reward model) use instead.  A reply keeps
+the raw text, or an ``error`` (the request could not be answered) — a backend never invents a
+verdict.  Backends that *score* instead of writing (a local causal LM read from its next-token
+log-probabilities, a reward model) also give ``probs``: the probability of each verdict value
+(``{"A": …, "B": …, "tie": …}``, summing to 1); their ``text`` is a readable record of those
+numbers.  Every backend (HTTP, local LM, reward model, recorded) implements the same two
+members, so protocols, caches and analyses do not know where answers came from.
 """
 
 from __future__ import annotations
@@ -24,15 +28,18 @@ class JudgeRequest:
     messages: tuple[dict[str, str], ...] = ()
     template_hash: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class JudgeReply:
-    """A judge's raw answer (``text``), or why there is none (``error``)."""
+    """A judge's raw answer (``text``), or why there is none (``error``); ``probs``: the
+    probability of each verdict value, for backends that score rather than write."""
 
     text: str | None
     error: str | None = None
     usage: dict[str, int] = field(default_factory=dict)
+    probs: dict[str, float] | None = None
 
 
 @runtime_checkable

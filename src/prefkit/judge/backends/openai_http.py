@@ -4,7 +4,11 @@
 ``choices[0].message.content`` and ``usage`` is summed into :attr:`OpenAIChatBackend.usage`.
 
 * **Bounded concurrency**: one ``asyncio.Semaphore(concurrency)`` around every attempt (back-off
-  sleeps are outside it), spread over ``ceil(concurrency / 8)`` ``httpx.AsyncClient`` pools.
+  sleeps are outside it), spread over ``ceil(concurrency / 8)`` connection pools of 8 — httpx's
+  own transport (``httpcore``) called directly, which halves the client CPU per request; with a
+  proxy in the environment (``HTTP(S)_PROXY``, ``ALL_PROXY``) ``httpx.AsyncClient`` pools, which
+  honour it (``transport="httpx"`` forces them).  The first attempt of a request runs without
+  tenacity's machinery; only a failed one enters the retry loop.
 * **Requests per minute**: a token bucket (``rpm``) — request starts are spaced ``60/rpm`` s.
 * **Retries** (``tenacity``): 429 (``Retry-After`` honoured, seconds or HTTP date), 5xx,
   time-outs, connection errors and truncated / invalid JSON bodies are retried with exponential
@@ -22,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import json
 import os
 import random
 import ssl
@@ -39,6 +44,13 @@ from prefkit.judge.backends.base import JudgeReply, JudgeRequest
 
 class JudgeBackendError(PrefkitError, RuntimeError):
     """The judge endpoint cannot be used (unreachable, unauthorised, unknown model)."""
+
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _body_bytes(body: dict[str, Any]) -> bytes:
+    return _dumps(body).encode("utf-8")
 
 
 class RetryableError(Exception):
@@ -88,6 +100,78 @@ class _RateLimiter:
             await asyncio.sleep(start - now)
 
 
+_PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
+                    "all_proxy")
+
+
+def proxies_configured() -> bool:
+    """Whether the environment names a proxy (then requests go through httpx, which reads it)."""
+    return any(os.environ.get(name) for name in _PROXY_VARIABLES)
+
+
+class _CoreResponse:
+    """The parts of an ``httpx.Response`` the backend reads, over an ``httpcore`` response."""
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], content: bytes) -> None:
+        self.status_code = status
+        self._headers = headers
+        self.content = content
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in self._headers}
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+class _CoreClient:
+    """POSTs to the chat URL straight through an ``httpcore`` connection pool — httpx's own
+    transport, without the client layers (URL merging, cookies, auth and redirect hooks) that
+    cost about as much CPU as the request itself at high concurrency.  Used unless a proxy is
+    configured."""
+
+    def __init__(self, url: httpx.URL, headers: dict[str, str], connections: int,
+                 timeout: float, ssl_context: ssl.SSLContext | None) -> None:
+        import httpcore
+
+        self.httpcore = httpcore
+        self.url = str(url).encode("ascii")
+        host = f"[{url.host}]" if ":" in url.host else url.host  # an IPv6 literal
+        host += f":{url.port}" if url.port else ""
+        self.headers = [(b"Host", host.encode("ascii")), (b"Accept", b"application/json"),
+                        (b"User-Agent", b"prefkit-judge")]
+        self.headers += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        self.timeout = {"timeout": {"connect": timeout, "read": timeout, "write": timeout,
+                                    "pool": timeout}}
+        self.pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context, max_connections=connections,
+            max_keepalive_connections=connections)
+
+    async def post(self, content: bytes) -> _CoreResponse:
+        core = self.httpcore
+        headers = [*self.headers, (b"Content-Length", str(len(content)).encode("ascii"))]
+        try:
+            response = await self.pool.request(b"POST", self.url, headers=headers,
+                                               content=content, extensions=self.timeout)
+        except core.TimeoutException:
+            raise RetryableError("time-out") from None
+        except (core.NetworkError, core.ProtocolError, core.ProxyError,
+                core.UnsupportedProtocol) as err:
+            raise RetryableError(f"transport error ({type(err).__name__})") from None
+        return _CoreResponse(response.status, response.headers, response.content)
+
+    async def __aenter__(self) -> _CoreClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.pool.aclose()
+
+
 #: connections per ``httpx.AsyncClient``: httpcore's pool scans every connection per request
 #: (``has_expired`` → a socket readability check), so a 64-connection pool costs ~5× the CPU of
 #: eight 8-connection pools; requests are spread over ``ceil(concurrency / 8)`` clients.
@@ -98,9 +182,9 @@ class _Slots:
     """``concurrency`` request slots (the semaphore) over a free-list of clients, each client
     listed once per connection it has, so a request never waits inside a client's pool."""
 
-    def __init__(self, concurrency: int, clients: list[httpx.AsyncClient]) -> None:
+    def __init__(self, concurrency: int, clients: list[Any]) -> None:
         self.semaphore = asyncio.Semaphore(concurrency)
-        self.clients: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
+        self.clients: asyncio.Queue[Any] = asyncio.Queue()
         for i in range(concurrency):
             self.clients.put_nowait(clients[i % len(clients)])
 
@@ -122,9 +206,13 @@ class OpenAIChatBackend:
         max_backoff: float = 30.0,
         params: dict[str, Any] | None = None,
         name: str | None = None,
+        transport: str = "auto",
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be ≥ 1")
+        if transport not in ("auto", "httpcore", "httpx"):
+            raise ValueError("transport must be auto, httpcore or httpx")
+        self.transport = transport
         self.base = api_base(base_url)
         self.model = model
         self.name = name or model
@@ -143,6 +231,7 @@ class OpenAIChatBackend:
         self._ssl_context: ssl.SSLContext | None = None
         self.retries = 0
         self.failures = 0
+        self._chat_url = httpx.URL(f"{self.base}/chat/completions")  # parsed once
 
     def __repr__(self) -> str:  # never shows the key
         return f"OpenAIChatBackend({self.base!r}, {self.model!r})"
@@ -192,21 +281,32 @@ class OpenAIChatBackend:
             raise JudgeBackendError(f"{self.base}: unknown model '{self.model}' (has: {shown})")
 
     # ------------------------------------------------------------------ one request
-    def _wait(self, state: Any) -> float:
-        err = state.outcome.exception() if state.outcome else None
+    def _delay(self, attempt_number: int, err: BaseException | None) -> float:
+        """The wait after failed attempt ``attempt_number``: the server's Retry-After, else
+        exponential back-off with full jitter."""
         if isinstance(err, RetryableError) and err.retry_after is not None:
             return min(err.retry_after, self.max_backoff)
-        cap = min(self.max_backoff, self.backoff * 2 ** (state.attempt_number - 1))
+        cap = min(self.max_backoff, self.backoff * 2 ** (attempt_number - 1))
         return random.uniform(0, cap)  # full jitter
 
-    async def _attempt(self, client: httpx.AsyncClient, body: dict[str, Any]) -> JudgeReply:
+    def _wait(self, state: Any) -> float:
+        """tenacity's wait; its attempt 1 is the request's second (the first ran outside)."""
+        err = state.outcome.exception() if state.outcome else None
+        return self._delay(state.attempt_number + 1, err)
+
+    async def _attempt(self, client: Any, body: dict[str, Any]) -> JudgeReply:
         self.requests_sent += 1
-        try:
-            response = await client.post(f"{self.base}/chat/completions", json=body)
-        except httpx.TimeoutException:
-            raise RetryableError("time-out") from None
-        except httpx.TransportError as err:
-            raise RetryableError(f"transport error ({type(err).__name__})") from None
+        content = _body_bytes(body)
+        if isinstance(client, _CoreClient):
+            response: Any = await client.post(content)
+        else:
+            try:
+                # the client's default headers carry Content-Type: application/json
+                response = await client.post(self._chat_url, content=content)
+            except httpx.TimeoutException:
+                raise RetryableError("time-out") from None
+            except httpx.TransportError as err:
+                raise RetryableError(f"transport error ({type(err).__name__})") from None
         status = response.status_code
         if status == 429:
             raise RetryableError("429", _retry_after(response.headers.get("retry-after")))
@@ -227,13 +327,32 @@ class OpenAIChatBackend:
         return JudgeReply(text if isinstance(text, str) else None,
                           None if isinstance(text, str) else "no text", usage)
 
+    async def _once(self, slots: _Slots, body: dict[str, Any], limiter: _RateLimiter
+                    ) -> JudgeReply:
+        async with slots.semaphore:  # back-off sleeps happen outside the slot
+            client = slots.clients.get_nowait()
+            try:
+                await limiter.wait()
+                return await self._attempt(client, body)
+            finally:
+                slots.clients.put_nowait(client)
+
     async def acomplete_one(
         self, slots: _Slots, request: JudgeRequest, limiter: _RateLimiter
     ) -> JudgeReply:
         body = {"model": self.model, "messages": list(request.messages),
                 **self.params, **request.params}
+        try:  # the first attempt without tenacity's machinery (most requests need no retry)
+            return await self._once(slots, body, limiter)
+        except RetryableError as err:
+            first_error = err
+        if self.max_attempts < 2:
+            self.failures += 1
+            return JudgeReply(None, f"gave up after 1 attempt: {first_error}")
+
+        await asyncio.sleep(self._delay(1, first_error))
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.max_attempts),
+            stop=stop_after_attempt(self.max_attempts - 1),
             wait=self._wait,
             retry=retry_if_exception_type(RetryableError),
             reraise=True,
@@ -241,15 +360,8 @@ class OpenAIChatBackend:
         try:
             async for attempt in retrying:
                 with attempt:
-                    if attempt.retry_state.attempt_number > 1:
-                        self.retries += 1
-                    async with slots.semaphore:  # back-off sleeps happen outside the slot
-                        client = slots.clients.get_nowait()
-                        try:
-                            await limiter.wait()
-                            return await self._attempt(client, body)
-                        finally:
-                            slots.clients.put_nowait(client)
+                    self.retries += 1
+                    return await self._once(slots, body, limiter)
         except RetryableError as err:
             self.failures += 1
             return JudgeReply(None, f"gave up after {self.max_attempts} attempts: {err}")
@@ -264,12 +376,24 @@ class OpenAIChatBackend:
         the semaphore and the rate limiter; the pre-flight check runs on entry."""
         limiter = _RateLimiter(self.rpm)
         n_clients = -(-self.concurrency // CONNECTIONS_PER_CLIENT)
+        core = self.transport == "httpcore" or (self.transport == "auto"
+                                                 and not proxies_configured())
         async with contextlib.AsyncExitStack() as stack:
-            clients = [await stack.enter_async_context(self.client(CONNECTIONS_PER_CLIENT))
-                       for _ in range(n_clients)]
-            slots = _Slots(self.concurrency, clients)
             if preflight:
-                await self.apreflight(clients[0])
+                async with self.client(1) as probe:
+                    await self.apreflight(probe)
+            if core:
+                if self._ssl_context is None and self._chat_url.scheme == "https":
+                    self._ssl_context = ssl.create_default_context(cafile=certifi.where())
+                clients: list[Any] = [
+                    await stack.enter_async_context(_CoreClient(
+                        self._chat_url, self._headers(), CONNECTIONS_PER_CLIENT, self.timeout,
+                        self._ssl_context))
+                    for _ in range(n_clients)]
+            else:
+                clients = [await stack.enter_async_context(self.client(CONNECTIONS_PER_CLIENT))
+                           for _ in range(n_clients)]
+            slots = _Slots(self.concurrency, clients)
 
             async def ask(request: JudgeRequest) -> JudgeReply:
                 return await self.acomplete_one(slots, request, limiter)

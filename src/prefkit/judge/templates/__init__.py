@@ -24,7 +24,26 @@ import jinja2
 from prefkit.errors import DataError
 
 _MARKER = re.compile(r"^<<(system|user)>>[ \t]*$", re.MULTILINE)
-BUILTIN = ("pairwise",)
+#: Built-in templates and the verdict protocol (parser) of each.
+PROTOCOLS: dict[str, str] = {
+    "pairwise": "pairwise-abc",
+    "arena_hard": "arena-hard",
+    "prometheus": "prometheus",
+    "mt_bench": "rating",
+    "checklist_generate": "checklist-questions",
+    "checklist_answer": "yes-no",
+}
+BUILTIN = tuple(PROTOCOLS)
+_PROTOCOL_LINE = re.compile(r"protocol:\s*([A-Za-z0-9_.-]+)")
+
+
+def sniff_protocol(text: str) -> str:
+    """A template file's protocol: a ``protocol: NAME`` note (e.g. in a Jinja comment) wins;
+    else ``arena-hard`` when the text shows ``[[A>>B]]``; else ``pairwise-abc``."""
+    match = _PROTOCOL_LINE.search(text)
+    if match:
+        return match.group(1)
+    return "arena-hard" if "[[A>>B]]" in text else "pairwise-abc"
 
 
 @dataclass(frozen=True)
@@ -66,11 +85,12 @@ class Template:
         return tuple(messages)
 
 
-def load_template(name_or_path: str | Path = "pairwise") -> Template:
-    """A built-in template by name (``pairwise``) or a ``.jinja`` file."""
+def load_template(name_or_path: str | Path = "pairwise", protocol: str | None = None) -> Template:
+    """A built-in template by name (see :data:`PROTOCOLS`) or a ``.jinja`` file; ``protocol``
+    overrides the built-in's or the file's own (:func:`sniff_protocol`)."""
     if str(name_or_path) in BUILTIN:
         text = (resources.files(__package__) / f"{name_or_path}.jinja").read_text("utf-8")
-        return Template(str(name_or_path), text)
+        return Template(str(name_or_path), text, protocol or PROTOCOLS[str(name_or_path)])
     path = Path(name_or_path)
     if not path.is_file():
         raise DataError(f"no template file '{path}' (built-in: {', '.join(BUILTIN)})",
@@ -83,4 +103,4 @@ def load_template(name_or_path: str | Path = "pairwise") -> Template:
     except jinja2.TemplateSyntaxError as err:
         raise DataError(f"template syntax: {err.message}", source=str(path),
                         line=err.lineno) from None
-    return Template(path.name, text)
+    return Template(path.name, text, protocol or sniff_protocol(text))

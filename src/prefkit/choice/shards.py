@@ -1,0 +1,159 @@
+"""Counting battle logs split over many files: count each shard, merge the tables exactly.
+
+A pairwise model's likelihood depends on the data only through the win/tie count table
+(:mod:`prefkit.choice.counts`), and count tables add: the table of a union of shards is the sum
+of the shards' tables once their item codes are mapped to one shared item list.  So a log of
+10⁹ battles in N files is read and counted shard by shard — in parallel worker processes, or as
+Ray tasks on a cluster (``engine="ray"``, ``pip install 'prefkit[ray]'``) — and only tables of at
+most n(n−1)/2 rows travel back to be merged.  The merged table fits to exactly the ratings of a
+single-process count of all battles (covariate-free models; style control needs the raw
+per-battle features and is not sharded).
+
+Example:
+    >>> from prefkit.choice import BradleyTerry
+    >>> from prefkit.choice.shards import count_files
+    >>> counts = count_files(["day1.parquet", "day2.parquet"], workers=2)  # doctest: +SKIP
+    >>> model = BradleyTerry().fit_counts(counts)                           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from prefkit.choice.counts import PairCounts
+from prefkit.errors import DataError, PrefkitError
+
+ENGINES = ("local", "ray")
+
+
+def merge_counts(tables: Sequence[PairCounts]) -> PairCounts:
+    """The exact sum of covariate-free count tables over one sorted item list.
+
+    Rows are keyed by the unordered pair {i, j} (a row's ``i < j`` orientation is re-applied
+    after mapping to the shared item codes, swapping the win columns where it flips).
+    """
+    tables = [t for t in tables if t.n_rows or t.items]
+    if any(t.Z is not None and t.Z.size for t in tables):
+        raise DataError("count tables with covariates (style control) cannot be merged exactly")
+    items = sorted(set().union(*(t.items for t in tables))) if tables else []
+    n = len(items)
+    position = {name: k for k, name in enumerate(items)}
+    codes, lo_wins, hi_wins, ties = [], [], [], []
+    for table in tables:
+        remap = np.array([position[name] for name in table.items], dtype=np.int64)
+        i, j = remap[table.i], remap[table.j]
+        flip = i > j
+        lo, hi = np.where(flip, j, i), np.where(flip, i, j)
+        codes.append(lo * n + hi)
+        lo_wins.append(np.where(flip, table.wj, table.wi))
+        hi_wins.append(np.where(flip, table.wi, table.wj))
+        ties.append(table.t)
+    if not codes or not sum(c.size for c in codes):
+        return PairCounts(items, *(np.zeros(0, dtype=np.int64) for _ in range(2)),
+                          *(np.zeros(0) for _ in range(3)))
+    code = np.concatenate(codes)
+    unique, inverse = np.unique(code, return_inverse=True)
+    size = unique.size
+
+    def add(parts: list[np.ndarray]) -> np.ndarray:
+        return np.bincount(inverse, weights=np.concatenate(parts), minlength=size)
+
+    return PairCounts(items, unique // n, unique % n, add(lo_wins), add(hi_wins), add(ties))
+
+
+def _count_one(path: str, file_format: str) -> PairCounts:
+    """Read and count one shard (runs in a worker process or a Ray task)."""
+    from prefkit.choice.bradley_terry import BradleyTerry
+    from prefkit.data import read
+
+    dataset = read(path, format=file_format)
+    if dataset.kind != "pairwise":
+        raise DataError(f"a sharded count needs pairwise records, this file holds {dataset.kind}",
+                        source=path)
+    return BradleyTerry().counts(dataset)  # the table keeps ties apart; fits apply a convention
+
+
+def count_files(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    file_format: str = "auto",
+    workers: int | None = None,
+    engine: str = "local",
+    on_shard: Callable[[int], None] | None = None,
+) -> PairCounts:
+    """Count every shard in ``paths`` (in ``workers`` processes, or Ray tasks) and merge.
+
+    Args:
+        paths: the shard files (any format ``prefkit.read`` reads).
+        file_format: their format (``"auto"`` sniffs each one).
+        workers: worker processes for ``engine="local"`` (default: one per CPU, at most one
+            per shard; 1 counts in this process).
+        engine: ``"local"`` or ``"ray"`` (the current Ray cluster, or a local one).
+        on_shard: called with the shard's index as each one finishes (progress bars).
+
+    Errors name the shard: a :class:`~prefkit.errors.DataError` from any shard is re-raised with
+    its file; the tables of the shards already counted are not kept (nothing is written).
+    """
+    names = [os.fspath(p) for p in paths]
+    if not names:
+        raise DataError("no shard files to count")
+    if engine not in ENGINES:
+        raise DataError(f"unknown engine {engine!r} (expected one of {', '.join(ENGINES)})")
+    if engine == "ray":
+        tables = _count_with_ray(names, file_format, on_shard)
+        return merge_counts(tables)
+    workers = min(workers or os.cpu_count() or 1, len(names))
+    if workers <= 1:
+        tables = []
+        for k, name in enumerate(names):
+            tables.append(_count_one(name, file_format))
+            if on_shard is not None:
+                on_shard(k)
+        return merge_counts(tables)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(_count_one, name, file_format) for name in names]
+        tables = []
+        for k, future in enumerate(futures):
+            tables.append(_result(future, names[k]))
+            if on_shard is not None:
+                on_shard(k)
+    return merge_counts(tables)
+
+
+def _result(future: Any, name: str) -> PairCounts:
+    try:
+        return future.result()
+    except PrefkitError:
+        raise
+    except Exception as err:  # a worker that died: say which shard
+        raise DataError(f"counting failed ({type(err).__name__}: {err})", source=name) from None
+
+
+def _count_with_ray(
+    names: list[str], file_format: str, on_shard: Callable[[int], None] | None
+) -> list[PairCounts]:
+    try:
+        import ray
+    except ImportError:
+        raise DataError("engine 'ray' needs Ray: pip install 'prefkit[ray]'") from None
+    if not ray.is_initialized():
+        ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
+    task = ray.remote(num_cpus=1)(_count_one)
+    refs = [task.remote(name, file_format) for name in names]
+    tables = []
+    for k, ref in enumerate(refs):
+        try:
+            tables.append(ray.get(ref))
+        except ray.exceptions.RayTaskError as err:
+            cause = err.as_instanceof_cause()
+            if isinstance(cause, PrefkitError):
+                raise cause from None
+            raise DataError(f"counting failed ({type(cause).__name__})", source=names[k]) from None
+        if on_shard is not None:
+            on_shard(k)
+    return tables
