@@ -52,3 +52,24 @@ def test_client_errors_are_one_line(server):
     with Client(server.url, "mix", token=server.token) as remote, \
             pytest.raises(RemoteError, match=r"422.*scalar"):
         remote.item_scores(["item_00"])
+
+
+def test_remote_model_is_a_drop_in_reward_for_best_of_n_and_rso(server, local):
+    """One line switches the reward of best-of-N and RSO between the local and served model."""
+    from prefkit.align.sampling import best_of_n, rejection_sample
+
+    prompts = ["What is 2+2?", "Say hi."]
+    candidates = [["4", "five", "2+2 is 4.", "I don't know"], ["Hi!", "no", "Hello there."]]
+    with Client(server.url, "rm", token=server.token) as remote:
+        for model in (local["rm"], remote):  # the one line that changes
+            picked = best_of_n(prompts, candidates,
+                               lambda p, texts, m=model: m.reward_texts([p] * len(texts), texts))
+            if model is local["rm"]:
+                want = picked
+        assert [r["index"] for r in picked] == [r["index"] for r in want]
+        for got_row, want_row in zip(picked, want, strict=True):
+            np.testing.assert_allclose(got_row["scores"], want_row["scores"], atol=1e-6)
+        rewards = remote.reward_texts([prompts[0]] * 4, candidates[0])
+    local_rewards = local["rm"].reward_texts([prompts[0]] * 4, candidates[0])
+    assert rejection_sample(rewards, beta=0.5, k=2, seed=3) == rejection_sample(
+        local_rewards, beta=0.5, k=2, seed=3)

@@ -313,6 +313,15 @@ class Engine(str, Enum):
     ray = "ray"
 
 
+EngineOpt = Annotated[Engine, typer.Option(
+    "--engine", help="local: this process; ray: a Ray cluster (RAY_ADDRESS, or a local one), "
+    "one model per actor. Same output, same order.")]
+ShardRowsOpt = Annotated[int, typer.Option(
+    "--shard-rows", min=1, help="Records per shard: the unit of work and of resuming.")]
+WorkersOpt = Annotated[int | None, typer.Option(
+    "--workers", min=1, help="Ray actors (default: one per CPU of the cluster).")]
+
+
 @rm_app.command("score")
 def score_command(
     model_dir: Annotated[Path, typer.Argument(help="Directory written by 'prefkit rm train'.")],
@@ -320,13 +329,9 @@ def score_command(
     out: Annotated[Path, out_file("JSON-lines file of per-record rewards.")],
     encoder: Annotated[Path | None, typer.Option(
         help="Encoder directory to use (overrides the one saved with the model).")] = None,
-    engine: Annotated[Engine, typer.Option(
-        "--engine", help="local: this process; ray: a Ray cluster (RAY_ADDRESS, or a local "
-        "one), one model per actor. Same scores, same order.")] = Engine.local,
-    shard_rows: Annotated[int, typer.Option(
-        "--shard-rows", min=1, help="Records per shard: the unit of work and of resuming.")] = 4096,
-    workers: Annotated[int | None, typer.Option(
-        "--workers", min=1, help="Ray actors (default: one per CPU of the cluster).")] = None,
+    engine: EngineOpt = Engine.local,
+    shard_rows: ShardRowsOpt = 4096,
+    workers: WorkersOpt = None,
     fmt: FormatOption = "auto",
     mapping: MapOpt = None,
     label_map: LabelMapOpt = None,
@@ -362,13 +367,9 @@ def encode_command(
     out: Annotated[Path, out_file("A .npy array (records, 2, dim): the a and b embeddings.")],
     encoder: Annotated[Path | None, typer.Option(
         help="Encoder directory (default: the bundled MiniLM).")] = None,
-    engine: Annotated[Engine, typer.Option(
-        "--engine", help="local: this process; ray: a Ray cluster, one encoder per actor.")
-    ] = Engine.local,
-    shard_rows: Annotated[int, typer.Option(
-        "--shard-rows", min=1, help="Records per shard: the unit of work and of resuming.")] = 1024,
-    workers: Annotated[int | None, typer.Option(
-        "--workers", min=1, help="Ray actors (default: one per CPU of the cluster).")] = None,
+    engine: EngineOpt = Engine.local,
+    shard_rows: ShardRowsOpt = 1024,
+    workers: WorkersOpt = None,
     fmt: FormatOption = "auto",
     mapping: MapOpt = None,
     label_map: LabelMapOpt = None,
