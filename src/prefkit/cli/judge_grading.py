@@ -114,6 +114,18 @@ def _items(file: Path, format: str, mapping: Any = None, label_map: Any = None) 
     return items_from_dataset(data), (data if data.kind == "pairwise" else None)
 
 
+def _add_scores(result: dict[str, Any], pairs: Any, read: Any, out: Path) -> None:
+    """The score summary of the graded output ``out`` (and agreement with the pairs' labels)."""
+    from prefkit.judge.grading import grade_summary
+
+    try:
+        scored = read(out)
+        result.update(grade_summary(scored))
+        result.update(_pairwise_result(pairs, scored))
+    except DataError:
+        result["mean_score"] = None  # nothing scored
+
+
 def _pairwise_result(pairs: Any, scored: Any) -> dict[str, Any]:
     """For pairwise input: verdicts from the two answers' scores and their agreement with the
     pairs' labels (TICK's exact agreement)."""
@@ -171,7 +183,6 @@ def grade_command(
     from prefkit.judge.cache import JudgeCache
     from prefkit.judge.grading import (
         grade,
-        grade_summary,
         grading_template,
         load_rubric,
         read_grades,
@@ -195,12 +206,7 @@ def grade_command(
                         advance=advance)
     result = {**summary.as_dict(), "out": str(out), "template": tmpl.name,
               "template_hash": tmpl.hash, "scale": top}
-    try:
-        graded = read_grades(out)
-        result.update(grade_summary(graded))
-        result.update(_pairwise_result(pairs, graded))
-    except DataError:
-        result["mean_score"] = None  # nothing graded
+    _add_scores(result, pairs, read_grades, out)
     if json_out:
         typer.echo(json.dumps(result, ensure_ascii=False))
     else:
@@ -254,7 +260,6 @@ def checklist_command(
     from prefkit.core.progress import progress_bar
     from prefkit.judge.cache import JudgeCache
     from prefkit.judge.checklist import checklist, load_checklists, read_checklists
-    from prefkit.judge.grading import grade_summary
     from prefkit.judge.templates import load_template
 
     if reask < 0:
@@ -276,12 +281,7 @@ def checklist_command(
                             checklists=given, cache=reply_cache, reask=reask, advance=advance)
     result = {**summary.as_dict(), "out": str(out),
               "template_hash": {"generate": gen.hash, "answer": ans.hash}}
-    try:
-        scored = read_checklists(out)
-        result.update(grade_summary(scored))
-        result.update(_pairwise_result(pairs, scored))
-    except DataError:
-        result["mean_score"] = None  # nothing scored
+    _add_scores(result, pairs, read_checklists, out)
     if json_out:
         typer.echo(json.dumps(result, ensure_ascii=False))
     else:
