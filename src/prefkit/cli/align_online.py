@@ -156,6 +156,9 @@ def online_command(
     gold: Annotated[str | None, typer.Option(
         "--gold", help="Record a gold reward too: politeness or politeness_brevity.")] = None,
     save_every: Annotated[int, typer.Option("--save-every")] = 0,
+    algo_param: Annotated[list[str] | None, typer.Option(
+        "--algo-param", help="A setting of the chosen method as KEY=VALUE (VALUE as JSON), "
+        "repeatable (e.g. --algo-param mixture=0.125 for nash-md).")] = None,
     seed: SeedOpt = 0,
     resume: Annotated[bool, typer.Option("--resume", help="Continue OUT's run.")] = False,
     force: ForceOpt = False,
@@ -176,7 +179,8 @@ def online_command(
         temperature=temperature, learning_rate=lr, max_steps=max_steps, seed=seed,
         kl_estimator=kl_estimator, kl_in=kl_in, transform=transform,
         per_prompt_norm=per_prompt_norm, length_penalty=length_penalty, eta=eta,
-        refresh_every=refresh_every, steps_per_round=steps_per_round, save_every=save_every)
+        refresh_every=refresh_every, steps_per_round=steps_per_round, save_every=save_every,
+        algo_params=_algo_params(algo_param or []))
     try:
         cfg.check()
     except (ValueError, KeyError) as err:
@@ -200,6 +204,20 @@ def online_command(
                                                           "win_rate")
                           if k in last and last[k] == last[k])
         typer.echo(f"trained {trainer.step} steps ({algo}); {shown} → {out}")
+
+
+def _algo_params(pairs: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` options → the method's settings (VALUE read as JSON, else a string)."""
+    params: dict[str, Any] = {}
+    for item in pairs:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint="--algo-param")
+        try:
+            params[key.strip()] = json.loads(value)
+        except ValueError:
+            params[key.strip()] = value
+    return params
 
 
 def _prepare_out(out: Path, *, resume: bool, force: bool) -> None:

@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-ALGORITHMS = ("online-dpo", "iterative-dpo", "sppo", "rloo", "grpo")
+from prefkit.align.online.algorithms import PAIRED, algorithm_names
+
+#: every method ``--algo`` accepts (the five built in, then the registered extras)
+ALGORITHMS = algorithm_names()
 #: fields a resume may change
 RESUMABLE = frozenset({"max_steps", "save_every"})
 
@@ -52,6 +55,8 @@ class OnlineConfig:
     steps_per_round: int = 8
     round_prompts: int = 16
     save_every: int = 0
+    #: settings of a registered extra method (see :mod:`.algorithms`)
+    algo_params: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -71,7 +76,7 @@ class OnlineConfig:
 
     @property
     def samples_per_prompt(self) -> int:
-        return 2 if self.algo == "online-dpo" else self.group_size
+        return 2 if self.algo in PAIRED else self.group_size
 
     def check(self) -> None:
         """ValueError (one line) for settings that cannot run."""
@@ -79,9 +84,9 @@ class OnlineConfig:
         from prefkit.align.online.kl import ESTIMATORS, PLACEMENTS
         from prefkit.align.online.transforms import TRANSFORMS
 
-        if self.algo not in ALGORITHMS:
+        if self.algo not in algorithm_names():
             raise ValueError(f"unknown algorithm {self.algo!r} (expected "
-                             f"{', '.join(ALGORITHMS)})")
+                             f"{', '.join(algorithm_names())})")
         if self.samples_per_prompt < 2:
             raise ValueError(f"{self.algo} needs group_size ≥ 2 completions per prompt")
         for name in ("prompts_per_step", "max_new_tokens", "max_steps", "steps_per_round",

@@ -41,6 +41,7 @@ import numpy as np
 import torch
 
 from prefkit.align.config import AlignConfig
+from prefkit.align.online.algorithms import step_loss_function
 from prefkit.align.online.config import OnlineConfig, resume_differences
 from prefkit.align.online.grpo import grpo_advantages, grpo_loss
 from prefkit.align.online.iterative_dpo import best_worst
@@ -368,8 +369,10 @@ class OnlineTrainer:
                         if len(pairs) else None)
             elif cfg.algo == "sppo":
                 loss = self._sppo_loss(rollout, ref_tok)
-            else:
+            elif cfg.algo in ("rloo", "grpo"):
                 loss = self._policy_gradient_loss(rollout, ref_tok, record)
+            else:
+                loss = step_loss_function(cfg.algo)(self, rollout, ref_tok, record)
         self._update(loss, record)
         self._diagnostics(rollout, ref_tok, record)
         record["seconds"] = time.perf_counter() - t0
