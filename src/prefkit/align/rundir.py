@@ -124,7 +124,7 @@ def load_policy(out_dir: str | os.PathLike[str]) -> tuple[Any, Any, dict[str, An
         raise ModelFileError(f"{out}: not a prefkit align run (no {CONFIG_FILE} / {POLICY_DIR}/)")
     try:
         info = json.loads((out / CONFIG_FILE).read_text())
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, RecursionError) as err:
         raise ModelFileError(f"{out / CONFIG_FILE}: unreadable ({err})") from None
     if not isinstance(info, dict) or not isinstance(info.get("config"), dict):
         raise ModelFileError(f"{out / CONFIG_FILE}: not an align run configuration")

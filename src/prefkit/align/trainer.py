@@ -644,7 +644,7 @@ def read_state(path: Path) -> dict[str, Any]:
     lacks an entry (a tampered checkpoint must not end in a KeyError)."""
     try:
         state = json.loads((path / "state.json").read_text())
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, RecursionError) as err:
         raise ModelFileError(f"{path}/state.json: unreadable ({_first_line(err)})") from None
     if not isinstance(state, dict):
         raise ModelFileError(f"{path}/state.json: not a checkpoint state (a JSON object)")

@@ -126,7 +126,7 @@ def _load_base(base: str, out: Path, seed: int) -> tuple[Any, Any, str]:
     try:
         model = AutoModelForCausalLM.from_pretrained(base)
         tokenizer = AutoTokenizer.from_pretrained(base)
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, RecursionError) as err:
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise ModelFileError(f"{base}: cannot load a causal LM ({first})") from None
     return model, tokenizer, os.fspath(Path(base).resolve())
@@ -300,7 +300,7 @@ def _load_run(
     try:
         reference = AutoModelForCausalLM.from_pretrained(os.fspath(base), local_files_only=True,
                                                          trust_remote_code=False)
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, RecursionError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ModelFileError(f"{base}: cannot load the reference model ({first})") from None
     return model, tokenizer, reference, info

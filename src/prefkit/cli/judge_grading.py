@@ -100,11 +100,13 @@ def _items(file: Path, format: str, mapping: Any = None, label_map: Any = None) 
     from prefkit.judge.grading import items_from_dataset, read_items_jsonl
 
     if format == "auto" and not mapping and file.suffix == ".jsonl" and file.is_file():
-        with file.open(encoding="utf-8") as handle:
-            first = handle.readline()
+        from prefkit.core.limits import LIMITS, parse_json_line
+
+        with file.open("rb") as handle:
+            first = handle.readline(LIMITS.max_record_bytes + 1)
         try:
-            keys = set(json.loads(first)) if first.strip() else set()
-        except (ValueError, TypeError):
+            keys = set(parse_json_line(first, str(file), 1)) if first.strip() else set()
+        except (ValueError, TypeError):  # DataError included: the full read reports it
             keys = set()
         if keys & {"response", "answer", "output", "text"} and not keys & {"a_text", "winner"}:
             return read_items_jsonl(file), None
@@ -302,31 +304,24 @@ def _answer_styles(path: Path, length: str) -> dict[tuple[str, str], Any]:
     text (v2 ``messages[-1].content.answer``, v0.1 ``choices[0].turns[0].content``)."""
     from prefkit.judge.style_control import answer_style, style_from_metadata
 
-    files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
-    if not files:
-        raise DataError("no answer files (*.jsonl)", source=str(path), field="--answers")
     styles: dict[tuple[str, str], Any] = {}
-    for f in files:
-        for number, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-                model = rec.get("model") or rec.get("model_id")
-                qid = rec.get("uid", rec.get("question_id"))
-                meta = rec.get("metadata") or rec.get("conv_metadata")
-                if meta:
-                    style = style_from_metadata(meta)
-                else:
-                    text = (rec["messages"][-1]["content"]["answer"] if "messages" in rec
-                            else rec["choices"][0]["turns"][0]["content"])
-                    style = answer_style(text, length=length)
-            except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-                raise DataError("not an arena-hard answer line (model, uid/question_id, "
-                                "metadata or answer text)", source=str(f), line=number) from None
-            except DataError as err:
-                raise err.with_context(source=str(f), line=number) from None
-            styles[(str(model), str(qid))] = style
+    for f, number, rec in _jsonl_records(path, "answer"):
+        try:
+            model = rec.get("model") or rec.get("model_id")
+            qid = rec.get("uid", rec.get("question_id"))
+            meta = rec.get("metadata") or rec.get("conv_metadata")
+            if meta:
+                style = style_from_metadata(meta)
+            else:
+                text = (rec["messages"][-1]["content"]["answer"] if "messages" in rec
+                        else rec["choices"][0]["turns"][0]["content"])
+                style = answer_style(text, length=length)
+        except DataError as err:
+            raise err.with_context(source=str(f), line=number) from None
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+            raise DataError("not an arena-hard answer line (model, uid/question_id, "
+                            "metadata or answer text)", source=str(f), line=number) from None
+        styles[(str(model), str(qid))] = style
     return styles
 
 
@@ -397,23 +392,23 @@ def arena_hard_command(
     sys.stdout.write(result.to_markdown())
 
 
-def _jsonl_lines(path: Path, what: str) -> list[dict[str, Any]]:
+def _jsonl_records(path: Path, what: str) -> list[tuple[Path, int, dict[str, Any]]]:
+    """(file, line, record) of a JSON-lines file or of every ``*.jsonl`` in a directory, read
+    through the data layer's bounded reader (size, nesting, one-line errors)."""
+    from prefkit.data.readers._common import load_json_records
+
     files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
     if not files or not all(f.is_file() for f in files):
         raise DataError(f"no {what} file(s) (*.jsonl)", source=str(path))
     out = []
     for f in files:
-        for number, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                raise DataError("not JSON", source=str(f), line=number) from None
-            if not isinstance(rec, dict):
-                raise DataError("not a JSON object", source=str(f), line=number)
-            out.append(rec)
+        records, lines = load_json_records(str(f))
+        out.extend((f, int(n), rec) for n, rec in zip(lines, records, strict=True))
     return out
+
+
+def _jsonl_lines(path: Path, what: str) -> list[dict[str, Any]]:
+    return [rec for _, _, rec in _jsonl_records(path, what)]
 
 
 def arena_pairs_command(

@@ -126,7 +126,7 @@ def read_manifest(directory: str | os.PathLike[str]) -> list[str] | None:
         return None
     try:
         doc = json.loads(path.read_text(encoding="utf-8")[: 1 << 24])
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     files = doc.get("files") if isinstance(doc, dict) else None
     if not isinstance(files, list) or not all(isinstance(f, str) for f in files):

@@ -25,7 +25,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from prefkit.errors import ModelFileError
+from prefkit.errors import DataError, ModelFileError
 
 GiB = 1 << 30
 MiB = 1 << 20
@@ -95,6 +95,23 @@ def json_depth_ok(text: str | bytes, limit: int | None = None) -> bool:
         elif byte in (0x7D, 0x5D):
             depth -= 1
     return True
+
+
+def parse_json_line(line: str | bytes, source: str, number: int | None = None) -> Any:
+    """One JSON value from a stranger's file (a JSON line, or a whole small document), bounded
+    in size and nesting; any failure is a one-line :class:`DataError` naming ``source:number``.
+    """
+    if len(line) > LIMITS.max_record_bytes:
+        raise DataError(f"record larger than {LIMITS.describe('max_record_bytes')}",
+                        source=source, line=number)
+    if not json_depth_ok(line):
+        raise DataError(f"nesting deeper than {LIMITS.describe('max_json_depth')}",
+                        source=source, line=number)
+    try:
+        return json.loads(line)
+    except (ValueError, RecursionError) as err:
+        reason = f"not JSON ({err.msg})" if isinstance(err, json.JSONDecodeError) else "not JSON"
+        raise DataError(reason, source=source, line=number) from None
 
 
 def regular_file(path: str | os.PathLike[str], what: str = "file") -> Path:

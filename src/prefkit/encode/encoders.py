@@ -141,7 +141,7 @@ class SentenceEncoder:
 
             try:
                 self._model = SentenceTransformer(str(self.model_path), device=self.device)
-            except (OSError, ValueError) as err:
+            except (OSError, ValueError, RecursionError) as err:
                 raise EncoderError(f"{self.model_path}: cannot load encoder ({err})") from None
         return self._model
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prefkit.core.limits import parse_json_line
 from prefkit.errors import DataError
 from prefkit.judge.backends.base import JudgeReply, JudgeRequest
 from prefkit.judge.cache import JudgeCache, cache_key
@@ -150,7 +151,7 @@ class JsonlSink:
                 if not line.strip():
                     continue
                 try:
-                    record = json.loads(line)
+                    record = parse_json_line(line, str(self.path), number)
                     if self.format is not None and record.get("format") != self.format:
                         raise KeyError("format")
                     self.done.add(str(record[self.key]))
@@ -190,7 +191,7 @@ def written_ids(path: str | Path, key: str = "id") -> set[str]:
     ids = set()
     for line in data[: data.rfind(b"\n") + 1].splitlines():
         try:
-            ids.add(str(json.loads(line)[key]))
+            ids.add(str(parse_json_line(line, str(path))[key]))
         except (ValueError, KeyError, TypeError):
             continue
     return ids
@@ -205,10 +206,7 @@ def read_jsonl(path: str | Path, fmt: str) -> list[tuple[int, dict[str, Any]]]:
     for number, line in enumerate(whole.splitlines(), 1):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except ValueError:
-            raise DataError("not JSON", source=source, line=number) from None
+        record = parse_json_line(line, source, number)
         if not isinstance(record, dict) or record.get("format") != fmt:
             raise DataError(f"not a {fmt} line", source=source, line=number)
         out.append((number, record))

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prefkit.core.limits import parse_json_line
 from prefkit.data.schema import PreferenceDataset
 from prefkit.errors import DataError
 from prefkit.judge.asking import (
@@ -205,19 +206,19 @@ def load_checklists(path: str | os.PathLike[str]) -> dict[str, list[str]]:
     source = os.fspath(path)
     text = Path(path).read_text(encoding="utf-8")
     try:
-        value = json.loads(text)
+        value = parse_json_line(text, source)
         rows = list(value.items()) if isinstance(value, dict) else None
-    except ValueError:
+    except DataError:
         rows = None
     if rows is None:
         rows = []
         for number, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
+            rec = parse_json_line(line, source, number)
             try:
-                rec = json.loads(line)
                 rows.append((rec["prompt"], rec["checklist"]))
-            except (ValueError, KeyError, TypeError):
+            except (KeyError, TypeError):
                 raise DataError("expected {\"prompt\", \"checklist\"}", source=source,
                                 line=number) from None
     out: dict[str, list[str]] = {}

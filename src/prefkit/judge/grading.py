@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from prefkit.core.limits import json_depth_ok
+from prefkit.data.readers._common import load_json_records
 from prefkit.data.schema import PreferenceDataset
 from prefkit.errors import DataError
 from prefkit.judge.asking import (
@@ -86,6 +88,8 @@ def load_rubric(path: str | os.PathLike[str] | None, scale: int = 10) -> str:
         if not text.strip():
             raise DataError("empty rubric", source=str(path), field="--rubric")
         return text.strip()
+    if not json_depth_ok(text):  # also bounds YAML flow collections
+        raise DataError("nesting too deep for a rubric record", source=str(path))
     try:
         if path.suffix.lower() == ".json":
             record = json.loads(text)
@@ -149,21 +153,9 @@ def read_items_jsonl(path: str | os.PathLike[str]) -> GradeItems:
     """Responses from JSONL: ``prompt`` (or ``instruction``/``question``), ``response`` (or
     ``text``/``answer``/``output``), optional ``reference``, ``id``, ``model`` (or ``item``)."""
     source = os.fspath(path)
-    cols: dict[str, list[Any]] = {k: [] for k in _ALIASES}
-    lines = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError:
-                raise DataError("not JSON", source=source, line=number) from None
-            if not isinstance(record, dict):
-                raise DataError("not a JSON object", source=source, line=number)
-            for name in cols:
-                cols[name].append(_pick(record, name))
-            lines.append(number)
+    records, numbers = load_json_records(source)  # bounded: size, nesting, one-line errors
+    cols = {name: [_pick(r, name) for r in records] for name in _ALIASES}
+    lines = numbers.tolist()
     ids = [str(v) if v is not None else str(k) for k, v in enumerate(cols["id"])]
     return GradeItems(source, ids, cols["prompt"], cols["response"], cols["reference"],
                       cols["item"], lines)

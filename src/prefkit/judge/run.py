@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prefkit.core.limits import parse_json_line
+from prefkit.data.readers._common import load_json_records
 from prefkit.data.schema import PreferenceDataset
 from prefkit.errors import DataError
 from prefkit.judge.backends.base import JudgeReply, JudgeRequest
@@ -186,24 +188,11 @@ def read_pairs_jsonl(path: str | os.PathLike[str]) -> PairsToJudge:
     names = ("pair_id", "prompt", "a", "b", "a_text", "b_text")
     aliases = {"pair_id": ("pair_id", "id", "question_id"), "a_text": ("a_text", "response_a"),
                "b_text": ("b_text", "response_b"), "a": ("a", "model_a"), "b": ("b", "model_b")}
-    columns: dict[str, list[Any]] = {name: [] for name in names}
-    lines = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError:
-                raise DataError("not JSON", source=source, line=number) from None
-            if not isinstance(record, dict):
-                raise DataError("not a JSON object", source=source, line=number)
-            for name in names:
-                value = next((record[k] for k in aliases.get(name, (name,)) if k in record),
-                             None)
-                columns[name].append(value)
-            lines.append(number)
-    return PairsToJudge(source, columns, lines)
+    records, lines = load_json_records(source)  # bounded: size, nesting, one-line errors
+    columns: dict[str, list[Any]] = {
+        name: [next((r[k] for k in aliases.get(name, (name,)) if k in r), None) for r in records]
+        for name in names}
+    return PairsToJudge(source, columns, lines.tolist())
 
 
 def _render(template: Template, item: _Item) -> tuple[dict[str, str], ...]:
@@ -226,7 +215,7 @@ def done_judgments(out: Path) -> set[tuple[str, str, str]]:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = parse_json_line(line, str(out), number)
             done.add((str(record["pair_id"]), record["order"],
                       str(record.get("annotator_id") or "")))
         except (ValueError, KeyError, TypeError):
@@ -681,10 +670,9 @@ def read_judgment_file(path: str | os.PathLike[str]) -> PreferenceDataset:
     for number, line in enumerate(whole.splitlines(), 1):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except ValueError:
-            raise DataError("not JSON", source=source, line=number) from None
+        record = parse_json_line(line, source, number)
+        if not isinstance(record, dict):
+            raise DataError("not a JSON object", source=source, line=number)
         for name in JUDGMENT_COLUMNS:
             columns[name].append(record.get(name))
         columns["unparsed_label"].append(record.get("parse_error"))

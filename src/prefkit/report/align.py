@@ -42,7 +42,7 @@ def read_run(directory: str | Path) -> dict[str, Any]:
     path = Path(directory) / CONFIG_FILE
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, RecursionError) as err:
         raise ModelFileError(f"{path}: unreadable align run configuration ({err})") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("history", []), list):
         raise ModelFileError(f"{path}: not an align run configuration")

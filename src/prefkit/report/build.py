@@ -171,7 +171,7 @@ def model_sections(directory: Path, data: list[tuple[Path, Any]],
 def _class_tag(directory: Path) -> str:
     try:
         doc = json.loads((directory / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return "unknown"
     for key in ("class", "class_tag", "type", "tag"):
         if isinstance(doc, dict) and isinstance(doc.get(key), str):
@@ -190,7 +190,7 @@ def _load_json(path: Path) -> Any:
         return None
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
 
 

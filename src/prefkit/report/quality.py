@@ -60,7 +60,7 @@ def read_quality(directory: str | Path) -> dict[str, Any]:
     path = Path(directory) / REPORT_NAME
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, RecursionError) as err:
         raise ModelFileError(f"{path}: unreadable quality report ({err})") from None
     if not isinstance(doc, dict):
         raise ModelFileError(f"{path}: not a prefkit quality report")

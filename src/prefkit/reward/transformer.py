@@ -146,7 +146,7 @@ class TransformerRewardModel(PreferenceEstimator):
         try:
             self.tokenizer_ = AutoTokenizer.from_pretrained(source)
             self.model_ = AutoModelForSequenceClassification.from_pretrained(source, num_labels=1)
-        except (OSError, ValueError) as err:
+        except (OSError, ValueError, RecursionError) as err:
             raise ModelFileError(f"{source}: cannot load a sequence classifier ({err})") from None
         if self.tokenizer_.pad_token is None:
             self.tokenizer_.pad_token = self.tokenizer_.eos_token

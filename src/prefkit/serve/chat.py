@@ -416,7 +416,7 @@ def is_hf_causal_lm(directory: str | os.PathLike[str]) -> bool:
         return False
     try:
         value = json.loads(config.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return False
     if not isinstance(value, dict) or "format" in value:
         return False

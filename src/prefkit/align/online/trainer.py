@@ -298,7 +298,7 @@ class OnlineTrainer:
             pairs = TokenPairs(data["prompt_ids"], data["chosen_ids"], data["rejected_ids"],
                                np.ones(n), np.ones(n))
             refs = (torch.tensor(data["ref_chosen"]), torch.tensor(data["ref_rejected"]))
-        except (OSError, ValueError, KeyError, TypeError) as err:
+        except (OSError, ValueError, KeyError, TypeError, RecursionError) as err:
             raise ModelFileError(f"{path}: cannot resume iterative DPO mid-round ({err})"
                                  ) from None
         self._round = {"round": round_index, "pairs": pairs, "refs": refs, "rollout": None,
@@ -492,7 +492,7 @@ class OnlineTrainer:
         if resuming and path.is_file():
             try:
                 saved = json.loads(path.read_text())
-            except (OSError, ValueError) as err:
+            except (OSError, ValueError, RecursionError) as err:
                 raise ModelFileError(f"{path}: unreadable ({err})") from None
             diffs = resume_differences(saved if isinstance(saved, dict) else {}, self.config)
             if diffs:
