@@ -7,10 +7,10 @@ Every problem names the file and line: ``prompts.jsonl:7: not JSON (â€¦)``, ``â€
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
+from prefkit.core.limits import parse_json_line
 from prefkit.errors import DataError
 
 
@@ -47,11 +47,7 @@ def read_prompts(path: str | os.PathLike[str]) -> list[str]:
             continue
         where = f"{path}:{number}"
         if as_json:
-            try:
-                value = json.loads(line)
-            except ValueError as err:
-                raise DataError(f"{where}: not JSON ({err.args[0] if err.args else err})"
-                                ) from None
+            value = parse_json_line(line, str(path), number)  # bounded nesting, one line
             prompts.append(_from_json(value, where))
         else:
             prompts.append(line.strip())

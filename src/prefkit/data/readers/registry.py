@@ -54,12 +54,12 @@ class Probe:
             try:
                 value, _ = decoder.raw_decode(text[1:].lstrip())
                 return value
-            except ValueError:
+            except (ValueError, RecursionError):
                 return None
         line = text.split("\n", 1)[0]
         try:
             return json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # the reader reports it, with its line
             return None
 
     @cached_property
