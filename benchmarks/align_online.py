@@ -18,11 +18,17 @@ skipped (steady state).
 
     .venv/bin/python benchmarks/align_online.py --repeats 3 --steps 12
 
-``--demo`` instead trains each of the five algorithms for ``--steps`` steps on the tiny model
-with the politeness score as labeller and gold reward, and prints the mean gold reward of the
-first and last five recorded steps (the CPU demo of docs/align.md):
+``--demo`` instead trains each of the five built-in methods for ``--steps`` steps on the tiny
+model with the politeness score as labeller and gold reward, for ``--seeds`` seeds, and prints
+the mean gold reward of the starting and the trained policy (4 samples on each prompt, a fixed
+sampling seed) — the CPU demo of docs/align.md:
 
-    .venv/bin/python benchmarks/align_online.py --demo --steps 30
+    .venv/bin/python benchmarks/align_online.py --demo --steps 50 --seeds 3 --n-prompts 40
+
+``--overopt OUT`` runs the over-optimisation demo (best-of-N and GRPO against proxies trained on
+64 gold-labelled pairs; ``prefkit align overopt tiny --seeds 3`` does the same):
+
+    .venv/bin/python benchmarks/align_online.py --overopt overopt --seeds 3 --threads 1
 """
 
 from __future__ import annotations
@@ -149,14 +155,35 @@ def _result(times: list[float], samples: int, total: float, rss0: float,
             "steps": len(times)}
 
 
+#: the five built-in methods and the settings of the CPU demo (labeller = gold = politeness)
+DEMO_ALGOS = ("online-dpo", "iterative-dpo", "sppo", "rloo", "grpo")
+DEMO_SETTINGS = {
+    "online-dpo": {"beta": 0.1},
+    "iterative-dpo": {"beta": 0.1, "steps_per_round": 10, "round_prompts": 16},
+    "sppo": {"eta": 10.0, "refresh_every": 10},
+    "rloo": {"beta": 0.05},
+    "grpo": {"beta": 0.05},
+}
+
+
+def mean_gold(model, tok, prompts, gold, *, n: int = 4, seed: int = 12345) -> float:
+    """Mean gold reward of ``n`` samples per prompt (fixed sampling seed)."""
+    from prefkit.align.online.sampling import sample_rollout
+
+    r = sample_rollout(model, tok, prompts, n=n, max_new_tokens=24, seed=seed, logps=False)
+    return float(gold(r.sample_prompts, r.texts).mean())
+
+
 def demo(args: argparse.Namespace) -> None:
-    """Gold reward before and after ``--steps`` steps of each algorithm (labeller = gold)."""
+    """Gold reward of the starting policy and after ``--steps`` steps of each built-in method
+    (labeller = gold = politeness), for ``--seeds`` seeds; evaluated on every prompt with a
+    fixed sampling seed (4 samples per prompt)."""
     import copy
 
     import numpy as np
     import torch
 
-    from prefkit.align.online.config import ALGORITHMS, OnlineConfig
+    from prefkit.align.online.config import OnlineConfig
     from prefkit.align.online.gold import politeness
     from prefkit.align.online.trainer import OnlineTrainer
     from prefkit.align.tiny import build_tiny
@@ -164,28 +191,58 @@ def demo(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     base, tok = build_tiny()
     prompts = _prompts(args.n_prompts)
-    print("| algo | gold, first 5 recorded steps | gold, last 5 | KL (last 5) | "
-          "win rate vs reference (last 5) | seconds |")
-    print("|---|---|---|---|---|---|")
-    for algo in ALGORITHMS:
-        cfg = OnlineConfig(algo=algo, max_steps=args.steps, prompts_per_step=8, group_size=4,
-                           max_new_tokens=24, learning_rate=3e-3,
-                           beta=0.1 if "dpo" in algo else 0.05,
-                           refresh_every=10 if algo == "sppo" else 0, steps_per_round=10)
-        t0 = time.perf_counter()
-        trainer = OnlineTrainer(copy.deepcopy(base), tok, politeness, prompts, cfg,
-                                gold=politeness)
-        hist = trainer.train(progress=False)
+    start = mean_gold(base, tok, prompts, politeness)
+    print(f"starting policy: mean gold {start:.2f} ({len(prompts)} prompts × 4 samples)")
+    print("| algo | settings | seed | gold start | gold end | KL to π_0 (last 5) | seconds |")
+    print("|---|---|---|---|---|---|---|")
+    rows = {}
+    for algo in [a for a in args.demo_algos.split(",") if a]:
+        extra = DEMO_SETTINGS.get(algo, {})
+        for seed in range(args.seeds):
+            cfg = OnlineConfig(algo=algo, max_steps=args.steps, prompts_per_step=8,
+                               group_size=4, max_new_tokens=24, learning_rate=3e-3, seed=seed,
+                               **extra)
+            t0 = time.perf_counter()
+            policy = copy.deepcopy(base)  # the trainer's reference is its own copy (SPPO and
+            begin = mean_gold(policy, tok, prompts, politeness)  # refreshes overwrite it)
+            trainer = OnlineTrainer(policy, tok, politeness, prompts, cfg, gold=politeness)
+            hist = trainer.train(progress=False)
+            end = mean_gold(trainer.model, tok, prompts, politeness)
+            kl = float(np.mean([h["kl"] for h in hist[-5:] if np.isfinite(h["kl"])] or [np.nan]))
+            rows.setdefault(algo, []).append(end)
+            settings = ", ".join(f"{k} {v}" for k, v in extra.items())
+            print(f"| {algo} | {settings} | {seed} | {begin:.2f} | {end:.2f} | {kl:.1f} | "
+                  f"{time.perf_counter() - t0:.0f} |", flush=True)
+    for algo, ends in rows.items():
+        print(f"{algo}: gold {start:.2f} → {np.mean(ends):.2f} (mean of {len(ends)} seeds, "
+              f"min {min(ends):.2f})")
 
-        def mean(key: str, part: list[dict[str, float]]) -> float:
-            values = [h[key] for h in part if np.isfinite(h[key])]
-            return float(np.mean(values)) if values else float("nan")
 
-        done = [h for h in hist if np.isfinite(h["gold"])]  # iterative DPO: round starts only
-        k = max(1, min(5, len(done) // 2))
-        print(f"| {algo} | {mean('gold', done[:k]):.2f} | {mean('gold', done[-k:]):.2f} | "
-              f"{mean('kl', done[-k:]):.2f} | {mean('win_rate', done[-k:]):.2f} | "
-              f"{time.perf_counter() - t0:.0f} |", flush=True)
+def overopt(args: argparse.Namespace) -> None:
+    """The over-optimisation demo of docs/align.md (= ``prefkit align overopt tiny --seeds N``):
+    best-of-N and GRPO against a single and an ensemble bag-of-words proxy trained on 64
+    gold-labelled pairs; prints the mean over seeds of each curve's gold start/peak/end."""
+    import torch
+
+    from prefkit.align.online.gold import politeness_no_repeats
+    from prefkit.align.online.overopt import run_overopt
+    from prefkit.align.tiny import build_tiny
+
+    torch.set_num_threads(args.threads)
+    model, tok = build_tiny()
+    t0 = time.perf_counter()
+    result = run_overopt(model, tok, args.overopt, gold=politeness_no_repeats,
+                         seeds=range(args.seeds), progress=None)
+    print("| curve | gold start | gold peak | √KL at peak | gold end | √KL end | "
+          "peak later than single (seeds) |")
+    print("|---|---|---|---|---|---|---|")
+    for key, v in result["over_seeds"].items():
+        later = (f"{int(v['later_peak_seeds'])} of {int(v['seeds'])}"
+                 if "later_peak_seeds" in v else "—")
+        print(f"| {key} | {v['gold_start']:.2f} | {v['gold_peak']:.2f} | "
+              f"{v['sqrt_kl_at_peak']:.2f} | {v['gold_end']:.2f} | {v['sqrt_kl_end']:.2f} | "
+              f"{later} |")
+    print(f"{time.perf_counter() - t0:.0f} s; curves in {args.overopt}")
 
 
 def main() -> None:
@@ -205,9 +262,16 @@ def main() -> None:
     parser.add_argument("--model", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--tmp", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--demo", action="store_true")
+    parser.add_argument("--seeds", type=int, default=3, help="--demo: seeds per method")
+    parser.add_argument("--demo-algos", default=",".join(DEMO_ALGOS))
+    parser.add_argument("--overopt", default=None, metavar="OUT",
+                        help="run the over-optimisation demo into OUT (--seeds seeds)")
     args = parser.parse_args()
     if args.demo:
         demo(args)
+        return
+    if args.overopt:
+        overopt(args)
         return
     if args.worker:
         import torch

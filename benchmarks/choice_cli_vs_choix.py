@@ -8,13 +8,26 @@ Both estimate the same maximum-likelihood strengths; the script checks that they
 Goal: the CLI ≥ 20× faster.  Files are written once to a temporary directory (Parquet and
 JSON lines, columns ``a, b, winner``).
 
+Runs are interleaved (choix, CLI on each file, the baseline tree if given, round after round) and
+reported as medians, wall and CPU (this machine is shared and noisy).  The CLI runs as an
+installed package would: with its bytecode cached (``PYTHONPYCACHEPREFIX`` in the temporary
+directory; one warm-up run first), never with ``PYTHONDONTWRITEBYTECODE``.
+
+``--floor`` also measures the parts no implementation of this command can avoid, each in its own
+fresh process or in-process after the imports: the interpreter, the CLI framework (typer, and the
+pydantic it imports to coerce option values), the imports of the leaderboard path (numpy,
+pyarrow, pyarrow.parquet or pyarrow.json, prefkit.choice), reading the codes, counting, and the
+fit with its intervals and JSON output.
+
 Run:  .venv/bin/python benchmarks/choice_cli_vs_choix.py [--battles 2000000] [--repeats 3]
+      [--floor] [--baseline-src DIR]   (DIR: another checkout's src/, e.g. ``git archive HEAD``)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -30,8 +43,8 @@ import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from choice_fit import simulate
 
-PREFKIT = Path(sys.executable).with_name("prefkit")
 N_ITEMS = 200
+SRC = Path(__file__).resolve().parents[1] / "src"
 
 
 def write_files(directory: Path, a: np.ndarray, b: np.ndarray, win: np.ndarray) -> list[Path]:
@@ -55,51 +68,138 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def time_cli(path: Path, repeats: int) -> tuple[float, list[float], float, dict]:
-    """(median wall s, wall runs, median CPU s of the child process, JSON output)."""
-    runs, cpus, doc = [], [], {}
+def child_env(src: Path, pycache: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = str(src)
+    env["PYTHONPYCACHEPREFIX"] = str(pycache)
+    return env
+
+
+def run_timed(argv: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """(wall s, CPU s, stdout) of one fresh process."""
+    c0, t = _children_cpu(), time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, text=True, env=env)
+    wall, cpu = time.perf_counter() - t, _children_cpu() - c0
+    if done.returncode != 0:
+        raise SystemExit(done.stderr)
+    return wall, cpu, done.stdout
+
+
+def cli_argv(path: Path) -> list[str]:
+    return [sys.executable, "-m", "prefkit", "leaderboard", str(path), "--json"]
+
+
+def time_choix(data: list[tuple[int, int]]) -> tuple[float, float, np.ndarray]:
+    import choix
+
+    c0, t = time.process_time(), time.perf_counter()
+    theta = choix.ilsr_pairwise(N_ITEMS, data)
+    return time.perf_counter() - t, time.process_time() - c0, theta - theta.mean()
+
+
+IN_PROCESS = r"""
+import json, sys, time
+t0 = time.perf_counter(); c0 = time.process_time()
+import numpy, pyarrow, {reader}
+from prefkit.choice.leaderboard import leaderboard
+from prefkit.choice.counts import count_outcomes
+from prefkit.data.battles import read_battle_codes
+t1 = time.perf_counter(); c1 = time.process_time()
+codes = read_battle_codes(sys.argv[1])
+t2 = time.perf_counter(); c2 = time.process_time()
+counts = count_outcomes(len(codes.items), codes.ia, codes.ib, codes.outcome, items=codes.items)
+t3 = time.perf_counter(); c3 = time.process_time()
+text = leaderboard(counts).to_json()
+t4 = time.perf_counter(); c4 = time.process_time()
+print(json.dumps({{"imports": [t1 - t0, c1 - c0], "read": [t2 - t1, c2 - c1],
+                  "count": [t3 - t2, c3 - c2], "fit+intervals+json": [t4 - t3, c4 - c3]}}))
+"""
+
+
+def floor(files: list[Path], env: dict[str, str], repeats: int) -> None:
+    """Median wall / CPU of each unavoidable part (see the module docstring)."""
+    py = sys.executable
+    parts: dict[str, list[tuple[float, float]]] = {}
+
+    def add(name: str, wall: float, cpu: float) -> None:
+        parts.setdefault(name, []).append((wall, cpu))
+
     for _ in range(repeats):
-        c0, t = _children_cpu(), time.perf_counter()
-        done = subprocess.run([str(PREFKIT), "leaderboard", str(path), "--json"],
-                              capture_output=True, text=True)
-        runs.append(time.perf_counter() - t)
-        cpus.append(_children_cpu() - c0)
-        if done.returncode != 0:
-            raise SystemExit(done.stderr)
-        doc = json.loads(done.stdout)
-    return statistics.median(runs), runs, statistics.median(cpus), doc
+        add("interpreter (python -c pass)", *run_timed([py, "-c", "pass"], env)[:2])
+        add("CLI frame (prefkit --version)", *run_timed([py, "-m", "prefkit", "--version"],
+                                                         env)[:2])
+        add("typer option coercion (imports pydantic)", *run_timed(
+            [py, "-c", "import typer._adapters"], env)[:2])
+        for path in files:
+            reader = "pyarrow.parquet" if path.suffix == ".parquet" else "pyarrow.json"
+            code = IN_PROCESS.format(reader=reader)
+            wall, cpu, out = run_timed([py, "-c", code, str(path)], env)
+            add(f"{path.suffix}: whole in-process script", wall, cpu)
+            for name, (w, c) in json.loads(out).items():
+                add(f"{path.suffix}:   {name}", w, c)
+    print("floor (medians; wall s / CPU s):")
+    for name, values in parts.items():
+        wall = statistics.median(v[0] for v in values)
+        cpu = statistics.median(v[1] for v in values)
+        print(f"  {name:48s} {wall:6.3f} / {cpu:6.3f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--battles", type=int, default=2_000_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--floor", action="store_true", help="Also measure the unavoidable parts.")
+    parser.add_argument("--baseline-src", type=Path, default=None,
+                        help="Another src/ directory to time interleaved (an A/B of the CLI).")
     args = parser.parse_args()
-    import choix
 
     a, b, win = simulate(args.battles, N_ITEMS)
     data = list(zip(np.where(win, a, b).tolist(), np.where(win, b, a).tolist(), strict=True))
-    c0, t = time.process_time(), time.perf_counter()
-    choix_theta = choix.ilsr_pairwise(N_ITEMS, data)
-    t_choix, cpu_choix = time.perf_counter() - t, time.process_time() - c0
-    choix_theta -= choix_theta.mean()
-    print(f"choix.ilsr_pairwise, {args.battles:,} battles in memory, {N_ITEMS} items: "
-          f"{t_choix:.2f} s wall, {cpu_choix:.2f} s CPU (1 run)")
     with tempfile.TemporaryDirectory() as tmp:
-        for path in write_files(Path(tmp), a, b, win):
-            med, runs, cpu, doc = time_cli(path, args.repeats)
-            rating = {r["name"]: r["rating"] for r in doc["items"]}
-            theta = np.array([rating[f"model_{k:03d}"] for k in range(N_ITEMS)])
-            diff = np.abs((theta - theta.mean()) - choix_theta).max()
+        files = write_files(Path(tmp), a, b, win)
+        trees = {"prefkit": SRC}
+        if args.baseline_src is not None:
+            trees["baseline"] = args.baseline_src.resolve()
+        envs = {name: child_env(src, Path(tmp) / f"pycache-{name}") for name, src in trees.items()}
+        for name in trees:  # warm-up: bytecode compiled and cached, files in the page cache
+            for path in files:
+                run_timed(cli_argv(path), envs[name])
+        choix_runs: list[tuple[float, float]] = []
+        cli_runs: dict[tuple[str, str], list[tuple[float, float]]] = {}
+        docs: dict[str, dict] = {}
+        choix_theta = None
+        for _ in range(args.repeats):
+            wall, cpu, choix_theta = time_choix(data)
+            choix_runs.append((wall, cpu))
+            for path in files:
+                for name in trees:
+                    wall, cpu, out = run_timed(cli_argv(path), envs[name])
+                    cli_runs.setdefault((name, path.suffix), []).append((wall, cpu))
+                    docs[path.suffix] = json.loads(out) if name == "prefkit" else docs.get(
+                        path.suffix, {})
+        t_choix = statistics.median(r[0] for r in choix_runs)
+        cpu_choix = statistics.median(r[1] for r in choix_runs)
+        print(f"choix.ilsr_pairwise, {args.battles:,} battles in memory, {N_ITEMS} items: "
+              f"runs {', '.join(f'{r[0]:.2f}' for r in choix_runs)} s, median {t_choix:.2f} s "
+              f"wall, {cpu_choix:.2f} s CPU")
+        for (name, suffix), runs in cli_runs.items():
+            med = statistics.median(r[0] for r in runs)
+            cpu = statistics.median(r[1] for r in runs)
+            path = next(p for p in files if p.suffix == suffix)
             size = path.stat().st_size / 1e6
-            print(f"prefkit leaderboard {path.suffix} ({size:.0f} MB), whole CLI run: runs "
-                  f"{', '.join(f'{x:.2f}' for x in runs)} s, median {med:.2f} s wall, "
-                  f"{cpu:.2f} s CPU; max |Δθ| vs choix {diff:.1e}")
-            print(f"  -> CLI is {t_choix / med:.1f}x (wall) / {cpu_choix / cpu:.1f}x (CPU) faster "
-                  f"than choix in-process (goal >= 20x)")
-    t = time.perf_counter()
-    subprocess.run([str(PREFKIT), "--version"], capture_output=True, check=True)
-    print(f"(prefkit --version alone: {time.perf_counter() - t:.2f} s)")
+            line = (f"{name} leaderboard {suffix} ({size:.0f} MB), whole CLI run: runs "
+                    f"{', '.join(f'{r[0]:.2f}' for r in runs)} s, median {med:.2f} s wall, "
+                    f"{cpu:.2f} s CPU")
+            if name == "prefkit" and choix_theta is not None:
+                rating = {r["name"]: r["rating"] for r in docs[suffix]["items"]}
+                theta = np.array([rating[f"model_{k:03d}"] for k in range(N_ITEMS)])
+                diff = np.abs((theta - theta.mean()) - choix_theta).max()
+                line += f"; max |Δθ| vs choix {diff:.1e}"
+            print(line)
+            print(f"  -> {t_choix / med:.1f}x (wall) / {cpu_choix / cpu:.1f}x (CPU) faster than "
+                  f"choix in-process (goal >= 20x)")
+        if args.floor:
+            floor(files, envs["prefkit"], args.repeats)
 
 
 if __name__ == "__main__":

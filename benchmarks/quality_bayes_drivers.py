@@ -57,7 +57,8 @@ def effects_side_by_side(name: str, ds, n_boot: int) -> None:
     tl, bayes = median_time(lambda: property_effects(ds, diffs=diffs, method="bayes"))
     print(f"\n### {name}: Laplace vs bootstrap ({len(ds):,} records; Laplace {tl:.3f} s, "
           f"bootstrap ×{n_boot} {tb:.1f} s, ratio {tb / tl:.0f}×)\n")
-    print("| property | Laplace β [95 %] | P(β > 0) | bootstrap β [95 %] |")
+    kind = "Laplace" if bayes["covariance"] == "laplace" else "Laplace, sandwich covariance,"
+    print(f"| property | {kind} β [95 %] | P(β > 0) | bootstrap β [95 %] |")
     print("|---|---|---|---|")
     rows = [("(first position)", bayes["intercept"], boot["intercept"])]
     rows += [(k, v, boot["effects"][k]) for k, v in bayes["effects"].items()]

@@ -1,6 +1,7 @@
 """Noisy labels with a cross-fitted reward-model ensemble (docs/quality.md, section 2b).
 
     .venv/bin/python benchmarks/quality_rm_flips.py [--seeds 3] [--real-splits 5] [--no-real]
+        [--features none|style|items|style+items]
 
 Simulator (prefkit.quality.simulate_rm: items with known embeddings, linear true reward, labels
 swapped at a known rate): the estimated flip rate ε against the realised one, precision/recall of
@@ -134,7 +135,7 @@ def planted(ds, feats, rate: float, splits: int, seed: int = 0) -> None:
         print(f"| {how} | {row['clean_accuracy']:.4f} | {row['accuracy']:.4f} |")
 
 
-def real(splits: int, planted_only: bool = False) -> None:
+def real(splits: int, planted_only: bool = False, extras: str = "none") -> None:
     for title, rel in REAL.items():
         path = DATA / rel
         if not path.exists():
@@ -143,7 +144,7 @@ def real(splits: int, planted_only: bool = False) -> None:
         ds = prefkit.read(str(path))
         ds = ds if ds.kind == "pairwise" else ds.to_pairs()
         t = time.perf_counter()
-        feats = pair_features_of(ds)
+        feats = pair_features_of(ds, extras=extras)
         t_enc = time.perf_counter() - t
         if planted_only:
             for rate in PLANT:
@@ -153,8 +154,8 @@ def real(splits: int, planted_only: bool = False) -> None:
         rep = detect_flips_rm(ds, features=feats, seed=0)
         t_fit = time.perf_counter() - t
         lo, hi = rep.flip_rate_interval
-        print(f"\n### {title} ({len(ds):,} records; encode {t_enc:.0f} s, detect {t_fit:.0f} s)"
-              "\n")
+        print(f"\n### {title} ({len(ds):,} records, features {extras!r}; encode {t_enc:.0f} s, "
+              f"detect {t_fit:.0f} s)\n")
         print(f"ε = {rep.flip_rate:.3f} [{lo:.3f}, {hi:.3f}] (α = {rep.scale:.2f}); "
               f"disagreement baseline {rep.disagreement_rate:.3f} (cross-fitted accuracy "
               f"{rep.crossfit_accuracy:.3f}); flagged {int(rep.flagged().sum())}"
@@ -178,6 +179,9 @@ def main() -> None:
     parser.add_argument("--no-real", action="store_true")
     parser.add_argument("--no-simulator", action="store_true")
     parser.add_argument("--only", metavar="NAME", help="one real file (a key of REAL)")
+    parser.add_argument("--features", default="none",
+                        help="real files: the reward model's extra columns (none, style, items, "
+                        "style+items; prefkit.quality.rm_features)")
     parser.add_argument("--planted-only", action="store_true",
                         help="real files: only the planted-flip experiment")
     args = parser.parse_args()
@@ -191,7 +195,7 @@ def main() -> None:
         simulator(args.seeds)
         print(f"\n(simulator: {time.perf_counter() - t:.0f} s)")
     if not args.no_real:
-        real(args.real_splits, args.planted_only)
+        real(args.real_splits, args.planted_only, args.features)
 
 
 if __name__ == "__main__":

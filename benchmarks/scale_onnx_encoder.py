@@ -2,11 +2,14 @@
 agreement (cosine per text) on the same packed prompt+response texts.
 
     .venv/bin/python benchmarks/scale_onnx_encoder.py [--n 256] [--threads 2] [--repeats 3]
+        [--all-int8] [--attention-variants]
 
 Texts: real responses (LLMEval², PandaLM in ../shared/data) packed with their prompts, as a
 reward model sees them.  Both encoders sort by length and batch 32 texts; runs alternate and the
 median of ``--repeats`` is reported (the machine is shared: read the ratio, not the seconds).
-Goal (issue 18): ≥ 2× throughput, cosine ≥ 0.99 per text.
+Goal (issue 18): ≥ 2× throughput, cosine ≥ 0.99 per text.  ``--attention-variants`` adds the
+other attention fusions (``OnnxSettings.attention_fusion``: ``multi_head``, ``none``) and a float
+(unquantized) fused ``Attention``; the column "per-run" is the median of the per-repeat ratios.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--all-int8", action="store_true",
                         help="also time int8 everywhere, no smoothing (the fast, inexact one)")
+    parser.add_argument("--attention-variants", action="store_true",
+                        help="also time the other attention fusions (OnnxSettings)")
     args = parser.parse_args()
     import torch
 
@@ -51,6 +56,10 @@ def main() -> None:
         if args.all_int8:
             variants["onnx int8, all ops, no smoothing"] = OnnxSettings(
                 smooth_alpha=None, float_ffn_out_layers=(), float_max_tokens=0)
+        if args.attention_variants:
+            variants["int8, MultiHeadAttention"] = OnnxSettings(attention_fusion="multi_head")
+            variants["int8, attention unfused"] = OnnxSettings(attention_fusion="none")
+            variants["int8, float Attention op"] = OnnxSettings(quantize_attention=False)
         variants["onnx float32 (fused)"] = OnnxSettings(quantize=False)
         encoders = {}
         for name, settings in variants.items():
@@ -74,14 +83,17 @@ def main() -> None:
                 runs[name].append(time.perf_counter() - start)
                 cosines[name] = (got * reference).sum(axis=1)
     base = statistics.median(runs["sentence-transformers (torch)"])
-    print(f"{'encoder':36s} {'median s':>9s} {'texts/s':>8s} {'speed-up':>8s} "
+    print(f"{'encoder':36s} {'median s':>9s} {'texts/s':>8s} {'speed-up':>8s} {'per-run':>7s} "
           f"{'cos min':>8s} {'cos p1':>7s} {'cos mean':>8s}")
+    torch_times = runs["sentence-transformers (torch)"]
     for name, times in runs.items():
         med = statistics.median(times)
+        per_run = statistics.median(t / m for t, m in zip(torch_times, times, strict=True))
         cos = cosines.get(name)
         stats = ("" if cos is None else
                  f"{cos.min():8.4f} {np.percentile(cos, 1):7.4f} {cos.mean():8.5f}")
-        print(f"{name:36s} {med:9.2f} {len(texts) / med:8.1f} {base / med:7.2f}× {stats}")
+        print(f"{name:36s} {med:9.2f} {len(texts) / med:8.1f} {base / med:7.2f}× "
+              f"{per_run:6.2f}× {stats}")
 
 
 if __name__ == "__main__":

@@ -219,21 +219,36 @@ def test_cli_online(tiny_dir, tmp_path, reward_server) -> None:
 
 
 def test_overopt_best_of_n_curves(tiny, tmp_path) -> None:
-    from prefkit.align.online.gold import politeness_brevity
+    from prefkit.align.online.gold import politeness_no_repeats
     from prefkit.align.online.overopt import run_overopt
     from prefkit.align.sampling import kl_bon
 
     model, tok = tiny
-    result = run_overopt(model, tok, tmp_path, gold=politeness_brevity, prompts=PROMPTS,
-                         algos=[], gold_pairs=24, members=2, n_max=8, bon_prompts=4, seed=0)
-    assert set(result["curves"]) == {"bon/single", "bon/ensemble-wco", "bon/ensemble-uwo"}
+    result = run_overopt(model, tok, tmp_path, gold=politeness_no_repeats, prompts=PROMPTS,
+                         algos=[], gold_pairs=24, members=2, n_max=8, bon_prompts=4, seeds=[0])
+    assert set(result["curves"]) == {"bon/single/0", "bon/ensemble-wco/0", "bon/ensemble-uwo/0"}
     for points in result["curves"].values():
         assert [p["x"] for p in points] == [1, 2, 4, 8]
         assert [p["kl"] for p in points] == pytest.approx([kl_bon(n) for n in (1, 2, 4, 8)])
         proxy = [p["proxy_reward"] for p in points]
         assert all(b >= a - 1e-12 for a, b in itertools.pairwise(proxy))  # E max_n ↑
-        assert points[0]["gold"] == pytest.approx(result["curves"]["bon/single"][0]["gold"])
+        assert points[0]["gold"] == pytest.approx(result["curves"]["bon/single/0"][0]["gold"])
+    assert result["over_seeds"]["bon/single"]["seeds"] == 1
     for name in ("curves.json", "curves.csv", "curves.png"):
         assert (tmp_path / name).stat().st_size > 0
     assert (tmp_path / "curves.csv").read_text().splitlines()[0] == \
-        "method,proxy,x,kl,sqrt_kl,proxy_reward,gold"
+        "method,proxy,seed,x,kl,sqrt_kl,proxy_reward,gold"
+
+
+def test_refreshing_the_reference_never_changes_the_callers_model(tiny) -> None:
+    """SPPO refreshes π_ref in place every N steps: the model passed as ``reference_model``
+    must stay as it was (it once got the policy's weights)."""
+    model, tok = tiny
+    reference = copy.deepcopy(model)
+    before = _weights(reference)
+    cfg = OnlineConfig(algo="sppo", max_steps=2, refresh_every=1, **SMALL)
+    trainer = OnlineTrainer(model, tok, politeness, PROMPTS, cfg, reference_model=reference)
+    trainer.train(progress=False)
+    assert any(not torch.equal(v, before[k]) for k, v in _weights(trainer.reference).items())
+    for k, v in _weights(reference).items():
+        assert torch.equal(v, before[k]), k

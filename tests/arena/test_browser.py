@@ -86,16 +86,19 @@ def test_keyboard_votes_land_in_the_store_and_move_the_leaderboard(
         rows = page.locator("#board tbody tr")
         assert rows.count() == len(board["items"]) >= 2
         names = [r["name"] for r in board["items"]]
-        page.locator("th[data-key=name]").click()
+        page.locator("#board th", has_text="name").click()
         shown = page.locator("#board tbody tr td:nth-child(2)").all_inner_texts()
-        assert shown == sorted(names, key=str) or shown == sorted(names)
-        page.locator("th[data-key=votes]").click()
-        counts = [int(v) for v in page.locator("#board tbody tr td:nth-child(5)")
-                  .all_inner_texts()]
+        assert shown == sorted(names, key=str.lower)
+        page.locator("#board th", has_text="votes").click()  # ascending, then descending
+        page.locator("#board th", has_text="votes").click()
+        counts = [int(v.replace(",", "")) for v in
+                  page.locator("#board tbody tr td:nth-child(7)").all_inner_texts()]
         assert counts == sorted(counts, reverse=True)
-        assert page.locator("#ci-plot circle").count() == len(names)
-        assert page.locator("#win-plot rect").count() > 0
-        assert page.locator("#count-plot rect").count() > 0
+        figures = page.locator("#live-board figure")
+        assert figures.count() == 3  # interval plot, win fractions, battle counts
+        assert figures.nth(0).locator("circle").count() == len(names)
+        assert figures.nth(1).locator("rect").count() > 0
+        assert figures.nth(2).locator("rect").count() > 0
         shot = page.screenshot(full_page=True)
         browser.close()
     assert not errors, errors

@@ -71,7 +71,7 @@ def test_rule_weights_follow_the_formulas() -> None:
     assert np.isclose(arena_w.of("c", "d"), sd_cd)  # no votes: w = √v
     assert arena_w.of("a", "b") < arena_w.of("a", "c") < arena_w.of("c", "d") + 1e-12
     assert np.allclose(arena_w.weights, arena_w.weights.T)
-    for rule in ("a-optimal", "rank"):
+    for rule in ("a-optimal", "rank", "density"):
         w, _ = pair_weights(rule, items, ia, ib, ya, theta0=theta)
         assert w.of("a", "b") < w.of("c", "d"), rule
     uniform, _ = pair_weights("uniform", items, ia, ib, ya)

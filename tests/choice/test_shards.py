@@ -84,3 +84,19 @@ def test_bad_shard_is_named(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="unknown engine"):
         count_files([good], engine="spark")
 
+
+
+def test_tables_merged_as_they_arrive_equal_one_merge(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The driver merges every few tables (bounded memory for thousands of shards): the same
+    table as one merge of all of them."""
+    import prefkit.choice.shards as shards
+
+    paths, everything = _write_shards(tmp_path)
+    monkeypatch.setattr(shards, "MERGE_EVERY", 2)
+    merged = count_files(paths * 3, workers=1)  # 12 shards, merged two at a time
+    whole = BradleyTerry().counts(PreferenceDataset(pa.concat_tables([everything] * 3),
+                                                    "pairwise"))
+    assert merged.items == whole.items
+    for got, want in zip(merged.matrix(), whole.matrix(), strict=True):
+        np.testing.assert_array_equal(got, want)

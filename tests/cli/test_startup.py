@@ -168,3 +168,25 @@ def test_help_works_without_torch(tmp_path: Path, group: str) -> None:
         done, _ = run_cli(tmp_path, [group, name, "--help"], block)
         assert done.returncode == 0, (group, name, done.stderr)
         assert "Example: prefkit" in " ".join(done.stdout.split())
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".jsonl"])
+def test_leaderboard_of_a_plain_battle_log_skips_the_general_reader(
+    tmp_path: Path, suffix: str
+) -> None:
+    """A plain a/b/winner log is counted from Arrow's dictionary codes (issue 12 item 19): no
+    pandas, no pyarrow.compute wrappers, no reader registry, no per-record dataset."""
+    path = tmp_path / f"battles{suffix}"
+    if suffix == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.Table.from_pylist(BATTLES), path)
+    else:
+        path.write_text("".join(json.dumps(r) + "\n" for r in BATTLES))
+    done, modules = run_cli(tmp_path, ["leaderboard", path.name, "--json"])
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["items"][0]["name"] == "m1"
+    skipped = ("pandas", "pyarrow.compute", "prefkit.data.readers", "prefkit.data.schema",
+               "prefkit.data.validate")
+    assert loaded(modules, skipped) == []

@@ -6,6 +6,7 @@ import os
 import random
 import zipfile
 
+import numpy as np
 import pytest
 import zstandard
 
@@ -168,3 +169,69 @@ def test_lines_guard_names_the_line_across_pieces():
         for start in range(0, len(data), 7):
             guard.feed(data[start : start + 7])
         guard.close()
+
+
+def _exact_verdict(data: bytes, limit: int) -> int | None:
+    """Line of the first too-deep bracket by one exact scan of the whole text, or None."""
+    hit = DepthScanner(limit).feed(data)
+    return None if hit is None else data.count(b"\n", 0, hit) + 1
+
+
+def test_lines_guard_cheap_bound_agrees_with_the_exact_scan():
+    """JSON lines with brackets inside strings, values spread over several lines and a few deep
+    records, fed in random pieces: the guard (cheap bound, exact scan only where the bound
+    exceeds the limit) fails on exactly the line a full exact scan names, or passes with it."""
+    from prefkit.data.json_guard import line_depth_bounds
+
+    rng = random.Random(1)
+    alphabet = '{}[]"\\ax'
+
+    def text():
+        return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 5)))
+
+    def value(level):
+        r = rng.random()
+        if level >= 4 or r < 0.3:
+            return text()
+        if r < 0.65:
+            return [value(level + 1) for _ in range(rng.randint(1, 2))]
+        return {text(): value(level + 1) for _ in range(rng.randint(1, 2))}
+
+    def chain(depth):  # a value nested ``depth`` deep, brackets in its keys and texts
+        v = value(4)
+        for _ in range(depth - 1):
+            v = [text(), v] if rng.random() < 0.5 else {text(): v}
+        return v
+
+    limit = 64  # LIMITS.max_json_depth
+    for trial in range(40):
+        lines = []
+        for _ in range(rng.randint(20, 80)):
+            deep = rng.random() < 0.03
+            v = chain(rng.choice([40, 64, 65, 70])) if deep else value(0)
+            lines.append(json.dumps(v, indent=1 if rng.random() < 0.1 else None))
+        data = ("\n".join(lines) + ("\n" if trial % 2 else "")).encode()
+        expected = _exact_verdict(data, limit)
+        for v, line in zip(lines, (line.encode() + b"\n" for line in lines), strict=True):
+            if "\n" not in v:  # one value per line: the bound is at least its depth
+                peak, _ = line_depth_bounds(np.frombuffer(line, dtype=np.uint8), 0)
+                assert peak.max() >= _reference_depth(json.loads(v))
+        guard = JsonLinesGuard("x.jsonl")
+        cuts = sorted(rng.sample(range(len(data)), 5))
+        try:
+            for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True):
+                guard.feed(data[a:b])
+            guard.close()
+            got = None
+        except DataError as err:
+            got = err.line
+        assert got == expected, (trial, got, expected)
+
+
+def test_lines_guard_returns_to_the_cheap_bound_after_nested_lines():
+    nested = b'{"a": [{"b": "}"}, {"c": ["]", {"d": 1}]}], "e": "x"}\n' * 200  # drifts upwards
+    flat = b'{"a": "x", "b": "y", "winner": "a"}\n' * 200
+    guard = JsonLinesGuard("x.jsonl")
+    guard.feed(nested + flat)
+    assert guard.scanner is None and guard.bound <= 1 and not guard.retained
+    guard.close()

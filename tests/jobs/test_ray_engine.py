@@ -15,7 +15,7 @@ from job_helpers import battles
 from prefkit.choice import BradleyTerry
 from prefkit.choice.shards import count_files
 from prefkit.core.persist import save
-from prefkit.jobs.engines import actor_cpus
+from prefkit.jobs.engines import actor_cpus, actor_threads
 from prefkit.jobs.score import run_score_job
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'prefkit[ray]')")
@@ -36,7 +36,10 @@ def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 def test_actor_cpu_fractions_leave_room_for_ray_tasks() -> None:
     assert actor_cpus(2, 2) == 0.75  # two actors on 2 cores: 1.5 CPUs, ½ left for Ray Data
-    assert actor_cpus(16, 4) == 1.0 and actor_cpus(1, 8) == 0.1
+    assert actor_cpus(2, 1) == 1.5 and actor_threads(1.5) == 2  # one actor uses both cores
+    assert actor_cpus(16, 4) == 3.875 and actor_threads(3.875) == 4
+    assert actor_cpus(1, 8) == 0.1 and actor_threads(0.75) == actor_threads(1.0) == 1
+    assert actor_cpus(2, 1, node_cpus=1) == 1.0  # two 1-CPU nodes: an actor fits on one
 
 
 def test_ray_score_job_equals_local(tmp_path: Path, local_cluster: Path) -> None:
@@ -85,3 +88,41 @@ def test_ray_encode_job_equals_local(
     assert summary == {"records": 30, "shards": 3, "resumed": 0}
     np.testing.assert_allclose(np.load(remote), np.load(local), atol=1e-5)
     assert any(local_cluster.rglob("*"))  # the actor filled the workers' cache
+
+
+def test_ray_judge_job_equals_local(
+    tmp_path: Path, local_cluster: Path, judge_server: str
+) -> None:
+    import json
+
+    from prefkit.jobs.judge import run_judge_job
+    from prefkit.judge.run import read_pairs_jsonl
+
+    source = tmp_path / "pairs.jsonl"
+    source.write_text("".join(json.dumps({
+        "pair_id": f"p{i}", "prompt": f"ray question {i}", "a_text": "x" * (1 + i % 7),
+        "b_text": "y" * 4}) + "\n" for i in range(20)))
+    pairs = read_pairs_jsonl(source)
+    options = {"endpoint": judge_server, "api_key_env": None, "max_attempts": 2}
+    local, remote = tmp_path / "local.jsonl", tmp_path / "ray.jsonl"
+    run_judge_job(pairs, ["judge-test"], local, backend_options=options, shard_rows=10)
+    # an actor asking the server, with a cache of its own: the same lines, in input order
+    summary = run_judge_job(pairs, ["judge-test"], remote, engine="ray", workers=1,
+                            backend_options=options, shard_rows=10)
+    assert summary == {"records": 20, "shards": 2, "resumed": 0, "judgments": 40}
+    assert remote.read_bytes() == local.read_bytes()
+
+
+def test_ray_generate_job_equals_local(tmp_path: Path, local_cluster: Path, tiny_lm: Path) -> None:
+    import pyarrow as pa
+
+    from prefkit.jobs.generate import run_generate_job
+
+    prompts = pa.table({"prompt": [f"describe the {s} ?" for s in ("cat", "dog", "tree", "city")],
+                        "id": pa.array([None] * 4, pa.string())})
+    kwargs = {"n": 2, "max_new_tokens": 5, "temperature": 1.0, "seed": 3, "shard_rows": 2}
+    local, remote = tmp_path / "local.jsonl", tmp_path / "ray.jsonl"
+    run_generate_job(prompts, tiny_lm, local, **kwargs)
+    summary = run_generate_job(prompts, tiny_lm, remote, engine="ray", workers=1, **kwargs)
+    assert summary == {"records": 4, "shards": 2, "resumed": 0, "responses": 8}
+    assert remote.read_bytes() == local.read_bytes()

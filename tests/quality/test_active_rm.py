@@ -87,6 +87,12 @@ def test_ensemble_disagreement_finds_out_of_distribution_records():
     assert scores == sorted(scores, reverse=True) and 0.0 <= scores[-1] < scores[0] <= 0.5
     with pytest.raises(DataError, match="criterion"):
         propose_records(model, pool, 3, criterion="entropy")
+    # one pair copied once per annotator (same pair_id, same scores) is proposed once
+    copies = PreferenceDataset.from_records(
+        [{"pair_id": str(k), "a": f"r{40 + k}", "b": "r0", "annotator_id": f"ann{c}",
+          "winner": "tie"} for k in range(5) for c in range(3)])
+    rows = [r["row"] for r in propose_records(model, copies, 4, criterion="spread")]
+    assert len(rows) == 4 and len({r // 3 for r in rows}) == 4
 
 
 def test_cli_reward_model_without_ensemble_is_one_error_line(tmp_path):

@@ -83,3 +83,43 @@ def test_separable_data_stays_finite_and_bad_input_is_a_data_error():
         fit_laplace(X, y + 1)
     with pytest.raises(DataError, match="non-finite"):
         fit_laplace(X * np.nan, y)
+
+
+def _clustered(rng: np.random.Generator, comparisons: int, labels: int,
+               spread: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Comparisons with one regressor; a comparison effect u ~ N(0, spread²) the regressor
+    misses is shared by its ``labels`` labels."""
+    x = rng.normal(size=comparisons)
+    u = rng.normal(0.0, spread, size=comparisons)
+    rows = np.repeat(np.arange(comparisons), labels)
+    y = (rng.random(len(rows)) < expit(0.8 * x[rows] + u[rows])).astype(float)
+    return np.column_stack([np.ones(len(rows)), x[rows]]), y, rows
+
+
+def test_sandwich_matches_the_sampling_spread_when_labels_share_a_comparison():
+    # 4 labels per comparison sharing a comparison effect: the Laplace sd is too small, the
+    # cluster-robust sandwich sd matches the Monte Carlo sd of the MAP over data sets
+    rng = np.random.default_rng(5)
+    maps, laplace_sd, sandwich_sd = [], [], []
+    for _ in range(150):
+        X, y, rows = _clustered(rng, 120, 4, 1.5)
+        plain = fit_laplace(X, y, prior_precision=np.r_[0.0, 0.01])
+        robust = fit_laplace(X, y, prior_precision=np.r_[0.0, 0.01], clusters=rows)
+        assert robust.covariance == "sandwich" and plain.covariance == "laplace"
+        assert robust.mean == pytest.approx(plain.mean)
+        maps.append(plain.mean[1])
+        laplace_sd.append(plain.sd[1])
+        sandwich_sd.append(robust.sd[1])
+    spread = np.std(maps, ddof=1)
+    assert np.mean(sandwich_sd) / spread == pytest.approx(1.0, abs=0.15)
+    assert np.mean(laplace_sd) / spread < 0.8
+
+
+def test_sandwich_equals_laplace_roughly_with_one_label_per_comparison():
+    rng = np.random.default_rng(6)
+    X, y, rows = _clustered(rng, 3000, 1, 0.0)
+    plain = fit_laplace(X, y, prior_precision=0.0)
+    robust = fit_laplace(X, y, prior_precision=0.0, clusters=rows)
+    assert robust.sd == pytest.approx(plain.sd, rel=0.1)
+    with pytest.raises(DataError, match="clusters"):
+        fit_laplace(X, y, clusters=rows[:5])

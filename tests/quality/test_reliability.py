@@ -113,3 +113,22 @@ def test_save_load_round_trip(tmp_path, sim):
         before = model.predict_proba(sim.dataset)
         np.testing.assert_allclose(back.predict_proba(sim.dataset), before)
         assert back.annotator_report() == model.annotator_report()
+
+
+def test_majority_baseline_never_counts_an_annotator_as_their_own_other():
+    from prefkit.quality.heldout import majority_agreement
+
+    rows = [("x", "a"), ("x", "a"), ("y", "b"),  # x labels comparison 0 twice, y once
+            ("x", "a"), ("y", "a"), ("z", "a")]  # comparison 1: everyone says a
+    ds = PreferenceDataset.from_records(
+        [{"pair_id": str(k // 3), "a": "i", "b": "j", "annotator_id": who, "winner": w}
+         for k, (who, w) in enumerate(rows)])
+    base = majority_agreement(ds)
+    # x: comparison 0 → others = y alone (b): 2 disagreements; comparison 1 → agrees: 1 of 3
+    assert base["x"] == {"agreement": pytest.approx(1 / 3), "n": 3}
+    # y: comparison 0 → others = x's two labels (a): disagrees; comparison 1: agrees
+    assert base["y"] == {"agreement": 0.5, "n": 2}
+    alone = PreferenceDataset.from_records(
+        [{"pair_id": "0", "a": "i", "b": "j", "annotator_id": "solo", "winner": w}
+         for w in ("a", "b", "a")])
+    assert majority_agreement(alone) == {"solo": {"agreement": None, "n": 0}}

@@ -4,8 +4,10 @@ One list per prompt: K ≥ 2 responses ordered best first, with graded labels ψ
 equal labels are ties).  Two sources:
 
 * **ranking data** (``kind="ranking"`` with ``texts``): the texts in ranking order; with
-  ``ranks`` (1 = best) the labels are ψ_k = max rank − rank_k, else ψ_k = K − k.  Unranked
-  candidates have no text and are left out;
+  ``ranks`` (1 = best) the labels are ψ_k = max rank − rank_k, else ψ_k = K − k; with a
+  ``rewards`` column (one reward-model score per text, aligned with ``texts``) the labels are
+  those scores (PRO's temperatures, LiPO's gains).  Unranked candidates have no text and are
+  left out;
 * **pairwise data grouped by prompt**: the distinct texts of a prompt are scored by their net
   wins (Copeland score; a soft label p adds 2p − 1 to the first text and 1 − 2p to the second),
   ordered by that score, and ψ is the dense rank of the score (ties stay ties).
@@ -88,6 +90,7 @@ def _from_ranking(dataset: Any) -> TextLists:
                         source=dataset.name, field="texts")
     texts = dataset.column("texts")
     ranks = dataset.column("ranks") if dataset.has("ranks") else None
+    rewards = dataset.column("rewards") if dataset.has("rewards") else None
     prompts = dataset.column("prompt") if dataset.has("prompt") else np.full(len(dataset), "")
     weights = np.asarray(dataset.weights(), dtype=float)
     out = TextLists([], [], [], np.zeros(0))
@@ -107,6 +110,13 @@ def _from_ranking(dataset: Any) -> TextLists:
                             field="ranks")
         order = np.argsort(r, kind="stable")
         labels = (r.max() - r)[order].astype(float)
+        if rewards is not None:
+            given = [] if rewards[i] is None else list(rewards[i])
+            score = np.asarray([np.nan if v is None else v for v in given], dtype=float)
+            if len(score) != len(row) or not np.isfinite(score).all():
+                raise DataError(f"{len(row)} texts need {len(row)} finite rewards",
+                                source=dataset.name, row=i, field="rewards")
+            labels = score[order]
         if len(row) < 2 or labels[0] == labels[-1]:
             continue
         out.prompts.append("" if prompts[i] is None else str(prompts[i]))

@@ -9,8 +9,12 @@ escaped; scripts and styles are files under ``/static`` — no inline script, no
                           page posts it to ``/api/signin``, which sets an HttpOnly cookie.
 ``GET /vote``             the next task: two responses side by side, keys A, B, T (tie), S (skip),
                           an optional rationale.
-``GET /leaderboard``      rank, rating, 95 % interval, votes; a sortable table and an interval
-                          plot, refreshed from ``/api/leaderboard``.
+``GET /leaderboard``      the report's leaderboard section (:mod:`prefkit.report.leaderboard`):
+                          rank (upper-bound rule), rating, asymmetric 95 % interval, votes,
+                          the style-controlled rank and rating beside the raw ones when the
+                          tasks have response texts; interval plot, win-fraction and
+                          battle-count heat maps.  Sortable; the page swaps in
+                          ``GET /leaderboard/section`` (the same fragment) when votes arrive.
 
 API (JSON; an annotator authenticates with ``Authorization: Bearer TOKEN`` or the cookie):
 
@@ -56,7 +60,7 @@ COOKIE = "prefkit_arena"
 MAX_BODY_BYTES = 64 * 1024
 ROUTES = frozenset({"/", "/signin", "/vote", "/leaderboard", "/health", "/metrics", "/api/next",
                     "/api/vote", "/api/signin", "/api/signout", "/api/leaderboard",
-                    "/api/status"})
+                    "/api/status", "/leaderboard/section"})
 SECURITY_HEADERS = {
     "content-security-policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
                                "img-src 'self' data:; base-uri 'none'; form-action 'self'; "
@@ -250,8 +254,15 @@ def create_app(store: ArenaStore, board: LiveBoard, *, private: bool = False,
     async def leaderboard_page(request: Request) -> HTMLResponse:
         await reader(request)
         snap = board.snapshot
-        charts = await run_in_threadpool(report_charts, snap)
-        return render("leaderboard.html", title="Leaderboard", board=snap, charts=charts)
+        section = await run_in_threadpool(board_section, snap)
+        return render("leaderboard.html", title="Leaderboard", board=snap, section=section)
+
+    @app.get("/leaderboard/section")
+    async def leaderboard_fragment(request: Request) -> HTMLResponse:
+        await reader(request)
+        snap = board.snapshot
+        section = await run_in_threadpool(board_section, snap)
+        return HTMLResponse(str(section), headers={"x-votes": str(snap.votes)})
 
     @app.get("/api/status")
     async def status(request: Request) -> dict[str, Any]:
@@ -263,26 +274,29 @@ def create_app(store: ArenaStore, board: LiveBoard, *, private: bool = False,
     return Gate(app, tokens=(), max_body_bytes=MAX_BODY_BYTES, metrics=metrics, routes=ROUTES)
 
 
-def report_charts(snapshot: Any) -> dict[str, Any]:
-    """The interval plot and the win-fraction and battle-count heat maps of ``snapshot``, drawn
-    by :mod:`prefkit.report.leaderboard` (inline SVG; every label escaped there)."""
+def board_section(snapshot: Any) -> Any:
+    """The leaderboard of ``snapshot`` as the report's section (an HTML fragment): table,
+    interval plot and heat maps drawn by :mod:`prefkit.report.leaderboard` (every text escaped
+    there); empty before the first fit."""
     from markupsafe import Markup
 
-    from prefkit.report.leaderboard import (
-        battle_count_svg,
-        ci_plot_svg,
-        leaderboard_summary,
-        win_fraction_svg,
-    )
+    from prefkit.report.leaderboard import leaderboard_summary, render_leaderboard_section
 
     if not snapshot.rows:
-        return {}
+        return Markup("")
+    details = {"scale": snapshot.scale, "level": snapshot.level,
+               "ci": "bootstrap" if snapshot.bootstrap else "sandwich",
+               "bootstrap": snapshot.bootstrap}
     board = {"model": "Bradley–Terry", "rows": snapshot.rows, "n": snapshot.votes,
-             "details": {"scale": snapshot.scale, "level": snapshot.level, "ci": "sandwich"}}
-    summary = leaderboard_summary(board, snapshot.dataset)
-    charts = {"ci": ci_plot_svg(summary), "win": win_fraction_svg(summary),
-              "count": battle_count_svg(summary)}
-    return {key: Markup(svg) for key, svg in charts.items() if svg is not None}
+             "details": details}
+    style_board = None
+    if snapshot.style is not None:
+        style_board = {"model": "Bradley–Terry with style control", "details": {
+            **details, "covariates": snapshot.style["coef"]}, "rows": [
+            {"name": r["name"], "rank": r["style_rank"], "rating": r["style_rating"]}
+            for r in snapshot.rows if r.get("style_rank") is not None]}
+    summary = leaderboard_summary(board, snapshot.dataset, style_board=style_board)
+    return Markup(render_leaderboard_section(summary, table_id="board", digits=1))
 
 
-__all__ = ["create_app", "report_charts"]
+__all__ = ["board_section", "create_app"]

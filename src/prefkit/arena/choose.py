@@ -13,6 +13,8 @@ arena's tasks: after each refit the background thread turns the current Bradleyâ
                :func:`prefkit.choice.active.next_pairs`), a small floor elsewhere.
 ``rank``       W = the greedy drops of the expected number of misordered pairs
                (:func:`prefkit.choice.active.rank_pairs`), a small floor elsewhere.
+``density``    W = the greedy drops of the density-weighted variances of the differences
+               (:func:`prefkit.choice.active_density.density_pairs`), a small floor elsewhere.
 
 Tasks whose candidates are texts without item names get the mean weight.  Drawing (instead of
 the arg-max) keeps concurrent annotators on different pairs between two refits.
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 #: the selection rules (``prefkit arena serve --rule``)
-RULES = ("uniform", "arena", "a-optimal", "rank")
+RULES = ("uniform", "arena", "a-optimal", "rank", "density")
 #: pairs scored by the greedy rules per refit; the rest get FLOOR Ã— the smallest scored gain
 GREEDY_PAIRS, FLOOR = 64, 0.05
 
@@ -80,8 +82,7 @@ def pair_weights(rule: str, items: list[str], ia: np.ndarray, ib: np.ndarray, ya
         np.add.at(counts, (ia, ib), 1.0)
         W[iu, ju] = active.arena_weights(cov, counts)
     else:
-        greedy = active.next_pairs if rule == "a-optimal" else active.rank_pairs
-        picked = greedy(theta, cov, min(GREEDY_PAIRS, len(iu)))
+        picked = active.greedy_rule(rule)(theta, cov, min(GREEDY_PAIRS, len(iu)))
         gains = np.array([max(g, 0.0) for _, _, g in picked])
         positive = gains[gains > 0]
         W[iu, ju] = FLOOR * (positive.min() if positive.size else 1.0)

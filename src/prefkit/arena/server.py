@@ -24,7 +24,8 @@ def check_exposure(host: str, *, private: bool, insecure: bool) -> None:
 def serve_arena(store_url: str, *, host: str = "127.0.0.1", port: int = 8100,
                 rule: str = "arena", refit_interval: float = 1.0, scale: str = "elo",
                 private: bool = False, insecure: bool = False, log_level: str = "info",
-                access_log: bool = True, attributes: tuple[str, ...] = ()) -> None:
+                access_log: bool = True, attributes: tuple[str, ...] = (),
+                bootstrap: int = 0) -> None:
     """Listen on ``host:port`` until SIGINT/SIGTERM."""
     import uvicorn
 
@@ -33,7 +34,8 @@ def serve_arena(store_url: str, *, host: str = "127.0.0.1", port: int = 8100,
 
     check_exposure(host, private=private, insecure=insecure)
     store = ArenaStore(store_url)
-    board = LiveBoard(store, rule=rule, interval=refit_interval, scale=scale)
+    board = LiveBoard(store, rule=rule, interval=refit_interval, scale=scale,
+                      bootstrap=bootstrap)
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     app = create_app(store, board, private=private, attributes=attributes)
     try:

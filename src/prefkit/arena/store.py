@@ -24,7 +24,7 @@ import hmac
 import math
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timezone
@@ -146,9 +146,11 @@ def _check_ratings(ratings: Any) -> dict[str, float] | None:
 
 
 def _clean(value: Any) -> str | None:
+    """A task's text as stored: None when blank; a NUL character (which PostgreSQL cannot
+    store) becomes U+FFFD on every backend."""
     if value is None:
         return None
-    text = str(value)
+    text = str(value).replace("\x00", "\ufffd")
     return text if text.strip() else None
 
 
@@ -157,6 +159,8 @@ class ArenaStore:
 
     def __init__(self, url: str = DEFAULT_STORE, *, require_schema: bool = True) -> None:
         self.url = url
+        #: records the last :meth:`add_tasks` skipped as duplicates of a task
+        self.skipped_duplicates = 0
         self.engine = make_engine(url)
         self._auth_cache: dict[str, tuple[AnnotatorRef, float]] = {}
         database = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
@@ -218,12 +222,16 @@ class ArenaStore:
 
     @contextmanager
     def _connect(self) -> Any:
-        from sqlalchemy.exc import OperationalError
+        from sqlalchemy.exc import DatabaseError, OperationalError
 
         try:
             with self.engine.connect() as conn:
                 yield conn
-        except OperationalError as err:
+        except DatabaseError as err:
+            # the server or file is unusable: OperationalError, or the bare DatabaseError of a
+            # file that is not an SQLite database (integrity errors and the like go on up)
+            if not isinstance(err, OperationalError) and type(err) is not DatabaseError:
+                raise
             reason = " ".join(str(err.orig).split())[:300]
             raise ArenaError(f"--store {redact(self.url)}: {reason}") from None
 
@@ -240,9 +248,17 @@ class ArenaStore:
 
     # ------------------------------------------------------------------ tasks
     def add_tasks(self, dataset: Any, *, source: str | None = None,
-                  progress: Callable[[int], None] | None = None) -> int:
-        """Add one task per pairwise record of ``dataset`` (rankings become their pairs)."""
-        from sqlalchemy import insert
+                  progress: Callable[[int], None] | None = None,
+                  keep_duplicates: bool = False) -> int:
+        """Add one task per pairwise record of ``dataset`` (rankings become their pairs);
+        the number added.
+
+        A record whose prompt, items and texts equal those of a task already in the store or of
+        an earlier record is skipped (a file with several annotators' labels per pair, or the
+        same file added twice, would otherwise show each pair several times), unless
+        ``keep_duplicates``; :attr:`skipped_duplicates` counts them.
+        """
+        from sqlalchemy import insert, select
 
         from prefkit.arena.models import Task, utcnow
 
@@ -268,6 +284,23 @@ class ArenaStore:
             if row["ext_id"] is not None:
                 row["ext_id"] = row["ext_id"][:200]
             rows.append(row)
+        self.skipped_duplicates = 0
+        if not keep_duplicates:
+            def key(r: Any) -> bytes:
+                parts = (r["prompt"], r["a"], r["b"], r["a_text"], r["b_text"])
+                return hashlib.sha256(repr(parts).encode()).digest()
+
+            with self._connect() as conn:
+                seen = {key(r._mapping) for r in conn.execute(
+                    select(Task.prompt, Task.a, Task.b, Task.a_text, Task.b_text))}
+            unique = []
+            for row in rows:
+                k = key(row)
+                if k not in seen:
+                    seen.add(k)
+                    unique.append(row)
+            self.skipped_duplicates = len(rows) - len(unique)
+            rows = unique
         with self._write() as conn:
             for start in range(0, len(rows), 1000):
                 conn.execute(insert(Task), rows[start:start + 1000])
@@ -434,16 +467,33 @@ class ArenaStore:
                                 .order_by(Vote.id.desc()).limit(limit)).all()
         return [dict(r._mapping) for r in rows]
 
-    def battles(self, after_id: int = 0) -> list[tuple[int, str, str, str]]:
-        """``(vote id, a, b, winner)`` of every a/b/tie vote on a task with two item names."""
+    def battles(self, after_id: int = 0) -> list[tuple[int, str, str, str, int]]:
+        """``(vote id, a, b, winner, task id)`` of every a/b/tie vote on a task with two item
+        names."""
         from sqlalchemy import select
 
         from prefkit.arena.models import Task, Vote
 
-        query = (select(Vote.id, Task.a, Task.b, Vote.winner).join(Task, Task.id == Vote.task_id)
+        query = (select(Vote.id, Task.a, Task.b, Vote.winner, Vote.task_id)
+                 .join(Task, Task.id == Vote.task_id)
                  .where(Vote.id > after_id, *self._battle_filter()).order_by(Vote.id))
         with self._connect() as conn:
-            return [(int(r[0]), r[1], r[2], r[3]) for r in conn.execute(query)]
+            return [(int(r[0]), r[1], r[2], r[3], int(r[4])) for r in conn.execute(query)]
+
+    def task_texts(self, task_ids: Iterable[int]) -> dict[int, tuple[str | None, str | None]]:
+        """``{task id: (a_text, b_text)}`` of these tasks (the live board's style features)."""
+        from sqlalchemy import select
+
+        from prefkit.arena.models import Task
+
+        ids = sorted({int(t) for t in task_ids})
+        out: dict[int, tuple[str | None, str | None]] = {}
+        with self._connect() as conn:
+            for start in range(0, len(ids), 500):
+                query = select(Task.id, Task.a_text, Task.b_text).where(
+                    Task.id.in_(ids[start:start + 500]))
+                out.update({int(r[0]): (r[1], r[2]) for r in conn.execute(query)})
+        return out
 
     def battle_count(self, up_to_id: int) -> int:
         """How many of :meth:`battles` have an id ≤ ``up_to_id`` (committed now)."""

@@ -25,13 +25,20 @@ updates Σ by Sherman–Morrison: Σ' = Σ − I Σe eᵀΣ / (1 + I v).
     One comparison of c = (i, j) shrinks every v_kl to v_kl − I_c u_kl² / (1 + I_c v_c),
     u_kl = (Σe_c)_k − (Σe_c)_l; the rule picks c maximising the drop of D.
 
-Batches of K pairs (``a-optimal``, ``rank``) are chosen greedily, updating Σ after each pick so a
-batch does not repeat itself.  :func:`votes_to_reach_tau` measures a rule on the simulator
-(docs/benchmarks.md, ``benchmarks/arena_active.py``).
+``density``
+    density-weighted A-optimal design: the pair that most reduces Σ_{k<l} w_kl v_kl, the variances
+    of all differences weighted by the posterior density of each difference at zero,
+    w = φ(d/sd)/sd (:mod:`prefkit.choice.active_density`); votes to reach Kendall τ ≥ 0.9 per
+    rule and setting are in docs/arena.md.
+
+Batches of K pairs (``a-optimal``, ``rank``, ``density``) are chosen greedily, updating Σ after
+each pick so a batch does not repeat itself.  :func:`votes_to_reach_tau` measures a rule on the
+simulator (docs/arena.md, ``benchmarks/arena_active.py``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -40,7 +47,7 @@ from scipy.special import ndtr
 from prefkit.core.mathfn import log_sigmoid, sigmoid
 from prefkit.errors import DataError
 
-STRATEGIES = ("uniform", "arena", "a-optimal", "rank")
+STRATEGIES = ("uniform", "arena", "a-optimal", "rank", "density")
 #: most candidate pairs the ``rank`` rule scores per pick (the likeliest misordered ones)
 MAX_CANDIDATES = 120
 
@@ -176,6 +183,15 @@ def rank_pairs(theta: np.ndarray, cov: np.ndarray, k: int, *,
     return picked
 
 
+def greedy_rule(strategy: str) -> Callable[..., list[tuple[int, int, float]]]:
+    """The greedy batch chooser (theta, cov, k) of ``a-optimal``, ``rank`` or ``density``."""
+    if strategy == "density":
+        from prefkit.choice.active_density import density_pairs
+
+        return density_pairs
+    return next_pairs if strategy == "a-optimal" else rank_pairs
+
+
 def arena_weights(cov: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Chatbot Arena sampling weights per pair i < j (module notes, rule ``arena``).
 
@@ -207,8 +223,7 @@ def choose_pairs(strategy: str, theta: np.ndarray, cov: np.ndarray, k: int, *,
         prob = w / total if total > 0 else np.full(len(w), 1.0 / len(w))
         pick = rng.choice(len(iu), size=int(k), replace=len(iu) < k, p=prob)
     else:
-        chooser = next_pairs if strategy == "a-optimal" else rank_pairs
-        return [(i, j) for i, j, _ in chooser(theta, cov, k)]
+        return [(i, j) for i, j, _ in greedy_rule(strategy)(theta, cov, k)]
     return [(int(iu[p]), int(ju[p])) for p in pick]
 
 

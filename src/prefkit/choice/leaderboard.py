@@ -31,6 +31,7 @@ import numpy as np
 
 from prefkit.choice._threads import one_blas_thread
 from prefkit.choice.bradley_terry import BradleyTerry
+from prefkit.choice.counts import PairCounts
 from prefkit.choice.davidson import Davidson
 from prefkit.choice.elo import Elo, bootstrap_elo
 from prefkit.choice.rao_kupper import RaoKupper
@@ -293,6 +294,10 @@ def leaderboard(
 ) -> Leaderboard:
     """Fit ``model`` on ``dataset`` and build a :class:`Leaderboard`.
 
+    ``dataset`` is a :class:`~prefkit.data.schema.PreferenceDataset`, or, for the
+    covariate-free pairwise models, its :class:`~prefkit.choice.counts.PairCounts` table (the
+    same leaderboard: the likelihood depends on the data only through the counts).
+
     Args:
         model: ``"bt"``, ``"thurstone"``, ``"davidson"``, ``"rao-kupper"``, ``"pl"``, ``"elo"``
             or an unfitted estimator.  Ranking datasets are fitted with Plackett–Luce.
@@ -307,7 +312,7 @@ def leaderboard(
         style_control: covariate names (``len`` → ``len_a − len_b``), z-scored, L2-penalised.
         elo_k: Elo's K (default 4, LMArena's; sports ratings use 20–32, see docs/choice.md).
     """
-    kind = getattr(dataset, "kind", None)
+    kind = "pairwise" if isinstance(dataset, PairCounts) else getattr(dataset, "kind", None)
     if isinstance(model, str):
         if kind == "ranking" and model.lower() in ("bt", "pl", "plackett-luce"):
             model = "pl"
@@ -321,6 +326,11 @@ def leaderboard(
     else:
         est, label = model, type(model).__name__
     is_elo = isinstance(est, Elo)
+    if isinstance(dataset, PairCounts) and (
+        not hasattr(est, "fit_counts") or style_control or home_advantage
+    ):  # a count table (many files counted apart) has no battle order and no covariates
+        raise DataError("Elo, Plackett–Luce and style control need the battles themselves, "
+                        "not their count table")
     if scale is None:
         scale = "elo" if is_elo else "logit"
     if ci is None:
@@ -342,7 +352,10 @@ def leaderboard(
 
 def _leaderboard(est: Any, label: str, is_elo: bool, dataset: Any, scale: str, anchor: Any,
                  ci: str, bootstrap: int, seed: int | None, level: float) -> Leaderboard:
-    est.fit(dataset)
+    if isinstance(dataset, PairCounts):  # e.g. merged from shards (prefkit.choice.shards)
+        est.fit_counts(dataset)
+    else:
+        est.fit(dataset)
     items = list(est.items_)
     theta = _elo_logit(est) if is_elo else np.asarray(est.ratings_, dtype=float)
     anc = parse_anchor(anchor)

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from prefkit.choice.counts import PairCounts
+from prefkit.choice.counts import PairCounts, count_outcomes
 from prefkit.errors import DataError, PrefkitError
 
 ENGINES = ("local", "ray")
@@ -57,17 +57,48 @@ def merge_counts(tables: Sequence[PairCounts]) -> PairCounts:
         return PairCounts(items, *(np.zeros(0, dtype=np.int64) for _ in range(2)),
                           *(np.zeros(0) for _ in range(3)))
     code = np.concatenate(codes)
-    unique, inverse = np.unique(code, return_inverse=True)
-    size = unique.size
+    if n * n <= DENSE_MERGE_BINS:  # one bincount per column over the pair codes, no sort
+        unique = np.flatnonzero(np.bincount(code, minlength=n * n))
 
-    def add(parts: list[np.ndarray]) -> np.ndarray:
-        return np.bincount(inverse, weights=np.concatenate(parts), minlength=size)
+        def add(parts: list[np.ndarray]) -> np.ndarray:
+            return np.bincount(code, weights=np.concatenate(parts), minlength=n * n)[unique]
+    else:
+        unique, inverse = np.unique(code, return_inverse=True)
+
+        def add(parts: list[np.ndarray]) -> np.ndarray:
+            return np.bincount(inverse, weights=np.concatenate(parts), minlength=unique.size)
 
     return PairCounts(items, unique // n, unique % n, add(lo_wins), add(hi_wins), add(ties))
 
 
+#: item pairs up to which :func:`merge_counts` sums on a dense pair-code table (else it sorts)
+DENSE_MERGE_BINS = 1 << 24
+
+
+def count_file(path: str | os.PathLike[str], file_format: str = "auto") -> PairCounts:
+    """The count table of one battle file.
+
+    A plain ``a``/``b``/``winner`` log (Parquet or JSON lines) is counted straight from its
+    dictionary codes (:func:`prefkit.data.battles.read_battle_codes`, one integer
+    ``np.bincount``); any other file is read and validated by :func:`prefkit.data.read`.  Both
+    give the same table as ``BradleyTerry().counts(read(path))``.
+    """
+    from prefkit.data.battles import read_battle_codes
+
+    name = os.fspath(path)
+    codes = read_battle_codes(name, file_format)
+    if codes is not None:
+        return count_outcomes(len(codes.items), codes.ia, codes.ib, codes.outcome,
+                              items=codes.items)
+    return _count_read(name, file_format)
+
+
 def _count_one(path: str, file_format: str) -> PairCounts:
     """Read and count one shard (runs in a worker process or a Ray task)."""
+    return count_file(path, file_format)
+
+
+def _count_read(path: str, file_format: str) -> PairCounts:
     from prefkit.choice.bradley_terry import BradleyTerry
     from prefkit.data import read
 
@@ -104,25 +135,46 @@ def count_files(
         raise DataError("no shard files to count")
     if engine not in ENGINES:
         raise DataError(f"unknown engine {engine!r} (expected one of {', '.join(ENGINES)})")
+    merged = _Merger()
     if engine == "ray":
-        tables = _count_with_ray(names, file_format, on_shard)
-        return merge_counts(tables)
+        _count_with_ray(names, file_format, on_shard, merged.add)
+        return merged.result()
     workers = min(workers or os.cpu_count() or 1, len(names))
     if workers <= 1:
-        tables = []
         for k, name in enumerate(names):
-            tables.append(_count_one(name, file_format))
+            merged.add(_count_one(name, file_format))
             if on_shard is not None:
                 on_shard(k)
-        return merge_counts(tables)
+        return merged.result()
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(_count_one, name, file_format) for name in names]
-        tables = []
-        for k, future in enumerate(futures):
-            tables.append(_result(future, names[k]))
+        futures: list[Any] = [pool.submit(_count_one, name, file_format) for name in names]
+        for k in range(len(futures)):
+            merged.add(_result(futures[k], names[k]))
+            futures[k] = None  # the table is merged: let it go
             if on_shard is not None:
                 on_shard(k)
-    return merge_counts(tables)
+    return merged.result()
+
+
+#: count tables held before they are merged into one (bounds the driver's memory: 10⁹ battles
+#: in 2,000 shards would otherwise keep 2,000 tables of up to n(n−1)/2 rows)
+MERGE_EVERY = 64
+
+
+class _Merger:
+    """Merges count tables as they arrive, ``MERGE_EVERY`` at a time (sums of counts do not
+    depend on the grouping)."""
+
+    def __init__(self) -> None:
+        self.pending: list[PairCounts] = []
+
+    def add(self, table: PairCounts) -> None:
+        self.pending.append(table)
+        if len(self.pending) >= MERGE_EVERY:
+            self.pending = [merge_counts(self.pending)]
+
+    def result(self) -> PairCounts:
+        return merge_counts(self.pending)
 
 
 def _result(future: Any, name: str) -> PairCounts:
@@ -135,8 +187,9 @@ def _result(future: Any, name: str) -> PairCounts:
 
 
 def _count_with_ray(
-    names: list[str], file_format: str, on_shard: Callable[[int], None] | None
-) -> list[PairCounts]:
+    names: list[str], file_format: str, on_shard: Callable[[int], None] | None,
+    add: Callable[[PairCounts], None],
+) -> None:
     try:
         import ray
     except ImportError:
@@ -144,11 +197,11 @@ def _count_with_ray(
     if not ray.is_initialized():
         ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
     task = ray.remote(num_cpus=1)(_count_one)
-    refs = [task.remote(name, file_format) for name in names]
-    tables = []
-    for k, ref in enumerate(refs):
+    refs: list[Any] = [task.remote(name, file_format) for name in names]
+    for k in range(len(refs)):
         try:
-            tables.append(ray.get(ref))
+            add(ray.get(refs[k]))
+            refs[k] = None
         except ray.exceptions.RayTaskError as err:
             cause = err.as_instanceof_cause()
             if isinstance(cause, PrefkitError):
@@ -156,4 +209,3 @@ def _count_with_ray(
             raise DataError(f"counting failed ({type(cause).__name__})", source=names[k]) from None
         if on_shard is not None:
             on_shard(k)
-    return tables

@@ -20,11 +20,12 @@ import typer
 
 from prefkit.cli.options import LabelMapOpt as LabelMapOpt  # re-export: --label-map
 from prefkit.cli.options import MapOpt as MapOpt  # re-export: --map
-from prefkit.data import PreferenceDataset, read, readers
 from prefkit.errors import DataError, PrefkitError
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from prefkit.data import PreferenceDataset
 
 #: Exit status for bad input (click uses the same for usage errors).
 EXIT_ERROR = 2
@@ -105,6 +106,7 @@ OPTIONAL_PACKAGES = {
     "jinja2": "judge",
     "sqlalchemy": "arena",
     "alembic": "arena",
+    "vllm": "vllm",
     "psycopg": "postgres",
     "ray": "ray",
     "onnxruntime": "onnx",
@@ -279,6 +281,8 @@ def load(
     ``mapping`` / ``label_map`` are the ``--map FIELD=COLUMN`` / ``--label-map VALUE=LABEL,…``
     options: any table read through a column mapping (:mod:`prefkit.data.readers.mapping`).
     """
+    from prefkit.data import read, readers  # on use: the readers import pandas, pyarrow.compute
+
     fmt = fmt or "auto"
     name = os.fspath(path)
     if mapping or label_map:

@@ -5,7 +5,8 @@ Labellers on the command line: ``rm:DIR`` (a saved prefkit reward model or ensem
 wco|uwo|mean`` for ensembles), ``pm:DIR`` (a saved pairwise preference model, e.g. GPM),
 ``judge:URL`` (an OpenAI-compatible chat endpoint judging both orders with the MT-Bench pairwise
 template; ``--judge-model``), ``remote:URL`` (OpenRLHF ``/get_reward``, e.g. ``prefkit serve``),
-``gold:politeness`` (the readable synthetic reward of the tiny model).
+``gold:NAME`` (a readable synthetic reward of the tiny model: politeness, politeness_brevity,
+politeness_no_repeats).
 """
 
 from __future__ import annotations
@@ -26,23 +27,38 @@ ALGO_HELP = ("online-dpo (any pairwise --loss on 2 fresh samples per prompt), it
              "(rounds of generate → label → train, --refresh-every to refresh the reference), "
              "sppo (self-play against a pairwise preference model), rloo (leave-one-out "
              "REINFORCE, KL k1 in the reward), grpo (group-normalised advantages, KL k3 in the "
-             "loss).")
+             "loss); p3o (pairwise clipped policy gradient on reward differences), pf-ppo "
+             "(policy filtration: best/worst/random samples by reward), fine-grained (dense "
+             "segment rewards; Clip/Delta shaping), constrained (reward − λ·cost, λ by dual "
+             "ascent), brain (self-normalised posterior distillation); hypo (offline DPO on "
+             "--algo-param pairs=FILE + lam·KL on fresh samples), gpo (SPPO square loss on GPM "
+             "scores), nash-md (policy gradient vs the policy/reference geometric mixture, "
+             "--algo-param mixture=β), spo (self-play win rate as the reward), apo (Nesterov-"
+             "extrapolated reference, --algo-param alpha=, base=sppo|dpo), egpo (extragradient "
+             "online IPO on mixture samples).")
 LABELLER_HELP = ("rm:DIR (prefkit reward model or ensemble), pm:DIR (pairwise preference model, "
                  "e.g. GPM), judge:URL (OpenAI-compatible judge), remote:URL (OpenRLHF "
-                 "/get_reward, e.g. prefkit serve), gold:politeness (synthetic, tiny model).")
+                 "/get_reward, e.g. prefkit serve), gold:NAME (synthetic, tiny model: politeness, "
+                 "politeness_brevity, politeness_no_repeats).")
 
 
 class _JudgePreferences:
     """An OpenAI-compatible LLM judge as a pairwise preference model: both orders are asked
-    with the MT-Bench pairwise template; P(a ≻ b) = mean of the two verdicts (tie = ½).  An
-    unparsed or failed answer gives NaN, which the labeller check turns into one error line."""
+    with the MT-Bench pairwise template; P(a ≻ b) = mean of the two verdicts (tie = ½).  The
+    endpoint is checked once before training (``GET /models``: reachable, model known).  A
+    request that still fails after its retries (server down, 5xx) stops the step with one line
+    naming the URL and the first failure; an answer with no verdict gives NaN, which the labeller
+    check turns into one line too."""
 
-    def __init__(self, url: str, model: str) -> None:
+    def __init__(self, url: str, model: str, *, preflight: bool = True) -> None:
         from prefkit.judge.backends.openai_http import OpenAIChatBackend
         from prefkit.judge.templates import load_template
 
-        self.backend = OpenAIChatBackend(url, model, max_attempts=2)
+        self.url = url
+        self.backend = OpenAIChatBackend(url, model, max_attempts=2, max_backoff=1.0)
         self.template = load_template("pairwise")
+        if preflight:
+            self.backend.preflight()
 
     def predict_proba(self, dataset: Any) -> np.ndarray:
         from prefkit.judge.backends.base import JudgeRequest
@@ -57,6 +73,12 @@ class _JudgePreferences:
                                                 answer_b=str(y))
                 requests.append(JudgeRequest(pair_id=str(i), order=order, messages=messages))
         replies = self.backend.complete(requests)
+        failed = [r.error for r in replies if r.text is None and r.error]
+        if failed:
+            from prefkit.judge.backends.openai_http import JudgeBackendError
+
+            raise JudgeBackendError(f"{len(failed)} of {len(replies)} judge requests failed "
+                                    f"(first: {failed[0]})")
         score = {"A": 1.0, "B": 0.0, "tie": 0.5}
         out = []
         for i in range(len(dataset)):
@@ -96,9 +118,9 @@ def make_labeller(spec: str, *, aggregation: str | None = None, lam: float = 1.0
         from prefkit.align.online.labellers import FunctionLabeller
 
         fn = getattr(gold, where, None)
-        if where not in ("politeness", "politeness_brevity") or fn is None:
-            raise typer.BadParameter(f"gold:{where}: known gold rewards are politeness, "
-                                     "politeness_brevity", param_hint="--labeller")
+        if where not in gold.GOLD_REWARDS or fn is None:
+            raise typer.BadParameter(f"gold:{where}: known gold rewards are "
+                                     f"{', '.join(gold.GOLD_REWARDS)}", param_hint="--labeller")
         return FunctionLabeller(fn, name=f"gold:{where}")
     raise typer.BadParameter(f"{spec!r}: unknown labeller kind {kind!r} (rm, pm, judge, remote, "
                              "gold)", param_hint="--labeller")
@@ -109,9 +131,9 @@ def _gold(name: str | None) -> Any:
         return None
     from prefkit.align.online import gold
 
-    if name not in ("politeness", "politeness_brevity"):
-        raise typer.BadParameter(f"{name!r}: known gold rewards are politeness, "
-                                 "politeness_brevity", param_hint="--gold")
+    if name not in gold.GOLD_REWARDS:
+        raise typer.BadParameter(f"{name!r}: known gold rewards are "
+                                 f"{', '.join(gold.GOLD_REWARDS)}", param_hint="--gold")
     return getattr(gold, name)
 
 
@@ -154,8 +176,13 @@ def online_command(
     ] = None,
     judge_model: Annotated[str, typer.Option("--judge-model")] = "judge",
     gold: Annotated[str | None, typer.Option(
-        "--gold", help="Record a gold reward too: politeness or politeness_brevity.")] = None,
+        "--gold", help="Record a gold reward too: politeness, politeness_brevity or "
+        "politeness_no_repeats.")] = None,
     save_every: Annotated[int, typer.Option("--save-every")] = 0,
+    sampler: Annotated[str, typer.Option(
+        "--sampler", help="Generate with hf (transformers, default) or vllm (a CUDA GPU and "
+        "pip install 'prefkit[vllm]'; the policy's weights are loaded into vLLM every step).")
+    ] = "hf",
     algo_param: Annotated[list[str] | None, typer.Option(
         "--algo-param", help="A setting of the chosen method as KEY=VALUE (VALUE as JSON), "
         "repeatable (e.g. --algo-param mixture=0.125 for nash-md).")] = None,
@@ -185,6 +212,12 @@ def online_command(
         cfg.check()
     except (ValueError, KeyError) as err:
         raise typer.BadParameter(str(err.args[0] if err.args else err)) from None
+    if sampler not in ("hf", "vllm"):
+        raise typer.BadParameter(f"{sampler!r}: expected hf or vllm", param_hint="--sampler")
+    if sampler == "vllm":
+        from prefkit.align.online.vllm_sampler import require_vllm
+
+        require_vllm()  # one line naming the extra, before any work
     texts = read_prompts(prompts)
     gold_fn = _gold(gold)
     lab = make_labeller(labeller, aggregation=aggregation, judge_model=judge_model)
@@ -195,6 +228,10 @@ def online_command(
     _quiet()
     model, tokenizer, base = _load_base(policy, out, seed)
     trainer = OnlineTrainer(model, tokenizer, lab, texts, cfg, gold=gold_fn, base=base)
+    if sampler == "vllm":  # after the reference copy: the engine is not copied
+        from prefkit.align.online.vllm_sampler import VLLMSampler, attach_sampler
+
+        attach_sampler(trainer.model, VLLMSampler(base, seed=seed))
     history = trainer.train(out, resume=resume)
     last = history[-1] if history else {}
     if as_json:
@@ -249,8 +286,9 @@ def overopt_command(
     policy: Annotated[str, typer.Argument(help="Local causal-LM directory, or 'tiny'.")],
     out: Annotated[Path, out_dir("Output directory (curves.json, curves.csv, curves.png).")],
     gold: Annotated[str, typer.Option(
-        "--gold", help="Gold reward: politeness_brevity (default) or politeness.")
-    ] = "politeness_brevity",
+        "--gold", help="Gold reward: politeness_no_repeats (default: each polite word counts "
+        "once, a repeated word costs 2), politeness_brevity or politeness.")
+    ] = "politeness_no_repeats",
     algos: Annotated[str, typer.Option(
         "--algos", help="Online methods to trace besides best-of-N, comma-separated "
         "(online-dpo, rloo, grpo …; empty: best-of-N only).")] = "grpo",
@@ -258,9 +296,16 @@ def overopt_command(
         "--gold-pairs", help="Gold-labelled pairs the proxy reward model is trained on.")] = 64,
     members: Annotated[int, typer.Option(
         "--members", help="Ensemble size of the second proxy (1: single proxy only).")] = 4,
-    n_max: Annotated[int, typer.Option("--n-max", help="Largest best-of-N.")] = 32,
-    max_steps: Annotated[int, typer.Option("--max-steps")] = 60,
-    lr: Annotated[float, typer.Option("--lr")] = 3e-3,
+    lam: Annotated[float, typer.Option("--lam", help="UWO: mean − λ·variance.")] = 1.0,
+    n_max: Annotated[int, typer.Option("--n-max", help="Largest best-of-N (also the samples "
+                                       "per prompt).")] = 512,
+    bon_prompts: Annotated[int, typer.Option("--bon-prompts",
+                                             help="Prompts of the best-of-N curve.")] = 16,
+    max_steps: Annotated[int, typer.Option("--max-steps", help="Steps of each online run.")
+                         ] = 60,
+    lr: Annotated[float, typer.Option("--lr")] = 1e-3,
+    seeds: Annotated[int, typer.Option("--seeds", help="Repeat with seeds SEED, SEED+1, … "
+                                       "(proxy pairs, samples, online run).")] = 1,
     seed: SeedOpt = 0,
     force: ForceOpt = False,
 ) -> None:
@@ -268,7 +313,7 @@ def overopt_command(
     methods, with a proxy reward model trained on a few gold-labelled pairs (single and
     ensemble).
 
-    Example: prefkit align overopt tiny --out overopt --algos grpo --gold-pairs 64 --max-steps 60
+    Example: prefkit align overopt tiny --out overopt --algos grpo --gold-pairs 64 --seeds 3
     """
     from prefkit.align.online.overopt import run_overopt
     from prefkit.cli.align import _load_base, _quiet
@@ -281,10 +326,15 @@ def overopt_command(
             raise DataError(f"{out}: holds overopt curves; --force replaces them")
     _quiet()
     model, tokenizer, _ = _load_base(policy, out, seed)
+    if seeds < 1 or n_max < 1 or bon_prompts < 1 or gold_pairs < 2:
+        raise typer.BadParameter("--seeds, --n-max and --bon-prompts must be ≥ 1, "
+                                 "--gold-pairs ≥ 2")
     result = run_overopt(model, tokenizer, out, gold=_gold(gold),
                          algos=[a for a in algos.split(",") if a], gold_pairs=gold_pairs,
-                         members=members, n_max=n_max, max_steps=max_steps, lr=lr, seed=seed)
-    typer.echo(json.dumps(result["summary"], indent=2))
+                         members=members, lam=lam, n_max=n_max, bon_prompts=bon_prompts,
+                         max_steps=max_steps, lr=lr, seeds=range(seed, seed + seeds),
+                         progress=None)
+    typer.echo(json.dumps(result["over_seeds"], indent=2))
     typer.echo(f"wrote {os.fspath(out)}/curves.json, curves.csv, curves.png")
 
 

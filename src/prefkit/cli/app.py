@@ -99,6 +99,11 @@ COMMANDS: dict[str, CommandEntry] = {
         "Write one self-contained HTML report of data, a leaderboard or a saved model.",
         "prefkit report battles.jsonl --out report.html",
     ),
+    "jobs": CommandEntry(
+        "prefkit.cli.jobs", "jobs_app",
+        "Batch jobs (judge, generate) over whole files, locally or on a Ray cluster.",
+        "prefkit jobs judge pairs.jsonl --model rm:rm/ --out j.jsonl --engine ray",
+    ),
     "demo": CommandEntry(
         "prefkit.cli.demo", "demo_command",
         "Simulate battles, fit a leaderboard with intervals, and check it against the truth.",

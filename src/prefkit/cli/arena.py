@@ -59,6 +59,7 @@ class Rule(str, Enum):
     arena = "arena"
     a_optimal = "a-optimal"
     rank = "rank"
+    density = "density"
 
 
 class Scale(str, Enum):
@@ -114,10 +115,16 @@ def add_tasks_command(
     fmt: FormatOpt = "auto",
     mapping: MapOpt = None,
     label_map: LabelMapOpt = None,
+    keep_duplicates: Annotated[bool, typer.Option(
+        help="Also add a record whose prompt, items and texts equal an existing task's.")]
+    = False,
 ) -> None:
     """Add one task per pairwise record of FILE (prompt, items a/b and/or texts a_text/b_text).
 
     Outcomes in FILE are ignored: the arena collects its own.  Rankings become their pairs.
+    A record equal to a task already added (prompt, items, texts) is skipped unless
+    --keep-duplicates: files with several annotators' labels per pair list each pair once per
+    label.
 
     Example: prefkit arena add-tasks pairs.jsonl --store sqlite:///arena.db
     """
@@ -130,11 +137,14 @@ def add_tasks_command(
         # a bar for large files only (a few thousand rows are stored in well under a second)
         with progress_bar(None if len(dataset) >= 20_000 else False, len(dataset),
                           "add tasks", unit="tasks") as advance:
-            added = arena.add_tasks(dataset, source=Path(data).name, progress=advance)
+            added = arena.add_tasks(dataset, source=Path(data).name, progress=advance,
+                                    keep_duplicates=keep_duplicates)
         total = arena.status()["tasks"]
     finally:
         arena.close()
-    typer.echo(f"added {added} tasks from {describe_count(dataset)} in {data} "
+    skipped = (f"; skipped {arena.skipped_duplicates} equal to a task already added "
+               "(--keep-duplicates adds them)" if arena.skipped_duplicates else "")
+    typer.echo(f"added {added} tasks from {describe_count(dataset)} in {data}{skipped} "
                f"({total} tasks in the store)")
 
 
@@ -177,6 +187,9 @@ def serve_command(
     refit_interval: Annotated[float, typer.Option(
         metavar="SECONDS", help="How often the leaderboard looks for new votes.")] = 1.0,
     scale: Annotated[Scale, typer.Option(help="Rating scale of the leaderboard.")] = Scale.elo,
+    bootstrap: Annotated[int, typer.Option(
+        metavar="N", help="Percentile intervals from N bootstrap resamples (asymmetric; "
+                          "0: sandwich intervals).")] = 0,
     private: Annotated[bool, typer.Option(
         help="Every page (the leaderboard too) needs a signed-in annotator.")] = False,
     insecure: Annotated[bool, typer.Option(
@@ -197,6 +210,8 @@ def serve_command(
 
     if not refit_interval > 0:
         fail(f"--refit-interval must be positive, not {refit_interval}")
+    if not 0 <= bootstrap <= 10_000:
+        fail(f"--bootstrap must be between 0 and 10000, not {bootstrap}")
     attributes = tuple(dict.fromkeys(" ".join(a.split()) for a in attribute or []))
     if any(not a or len(a) > 60 for a in attributes):
         fail("--attribute: a name is 1–60 characters")
@@ -213,11 +228,28 @@ def serve_command(
         raise
     check_exposure(host, private=private, insecure=insecure)
     _open(store).close()  # the store exists and is migrated, before listening
+    _check_port_free(host, port)
     typer.echo(f"prefkit arena: voting page at http://{host}:{port}/vote, leaderboard at "
                f"http://{host}:{port}/leaderboard", err=True)
     serve_arena(store, host=host, port=port, rule=rule.value, refit_interval=refit_interval,
                 scale=scale.value, private=private, insecure=insecure, log_level=log_level,
-                access_log=access_log, attributes=attributes)
+                access_log=access_log, attributes=attributes, bootstrap=bootstrap)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """One ``error:`` line, before start-up, when ``host:port`` cannot be listened on."""
+    import socket
+
+    from prefkit.cli._common import fail
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port,
+                                                             type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+            probe.bind(address)
+    except OSError as err:
+        fail(f"cannot listen on {host}:{port}: {err.strerror or err}")
 
 
 @arena_app.command("export")

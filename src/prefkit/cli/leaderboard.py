@@ -1,14 +1,27 @@
-"""``prefkit leaderboard FILE``: fit a choice model and print or write a leaderboard.
+"""``prefkit leaderboard FILE...``: fit a choice model and print or write a leaderboard.
 
 Registered on the main app by the CLI package as
 ``app.command("leaderboard")(leaderboard_command)``.
 Bad input is reported as one line on stderr with exit status 2; outputs are written atomically
 (``--out``: all files or none; ``--save-model``: a prefkit model directory that
 ``prefkit.load`` opens).
+
+The covariate-free pairwise models (bt, thurstone, davidson, rao-kupper without
+``--style-control``) depend on the data only through the win/tie count table, so:
+
+* a plain battle log (``a``, ``b``, ``winner`` columns only, Parquet or JSON lines) is counted
+  straight from Arrow's dictionary codes (:func:`prefkit.choice.shards.count_file`) — no
+  per-record validation objects, no pandas; any other file goes through the general reader;
+* several files, a directory or a glob are counted file by file (``--workers`` processes, or
+  Ray tasks with ``--engine ray``) and the tables merged exactly
+  (:func:`prefkit.choice.shards.count_files`): the same leaderboard as one concatenated file.
+  Elo, Plackett–Luce, style control and ``--map`` read every file and concatenate the records.
 """
 
 from __future__ import annotations
 
+import glob
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -17,7 +30,6 @@ from typing import Annotated
 import typer
 
 from prefkit.cli.options import (
-    DataFileArg,
     FormatOpt,
     JsonOpt,
     LabelMapOpt,
@@ -47,6 +59,26 @@ class Scale(str, Enum):
     elo = "elo"
 
 
+class Engine(str, Enum):
+    """Where many files are counted."""
+
+    local = "local"
+    ray = "ray"
+
+
+#: Covariate-free pairwise models: a leaderboard of these needs only the count table.
+COUNT_MODELS = ("bt", "thurstone", "davidson", "rao-kupper")
+
+FilesArg = Annotated[
+    list[Path],
+    typer.Argument(
+        metavar="FILE",
+        help="Preference file (.jsonl, .csv, .parquet; .gz/.zip/.zst ok); several files, a "
+        "directory or a quoted glob of Parquet/JSON-lines battle files are fitted as one.",
+    ),
+]
+
+
 class Interval(str, Enum):
     """Interval methods."""
 
@@ -56,7 +88,7 @@ class Interval(str, Enum):
 
 
 def leaderboard_command(
-    file: DataFileArg,
+    files: FilesArg,
     format: FormatOpt = "auto",
     model: Annotated[
         Model, typer.Option("--model", help="Choice model (pl: Plackett–Luce; elo: online Elo).")
@@ -101,25 +133,38 @@ def leaderboard_command(
     ] = False,
     mapping: MapOpt = None,
     label_map: LabelMapOpt = None,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, metavar="INT",
+                          help="Processes (or Ray tasks) counting several files in parallel.")
+    ] = 1,
+    engine: Annotated[
+        Engine, typer.Option("--engine", help="Count several files here (local) or as Ray "
+                             "tasks (ray: pip install 'prefkit[ray]').")
+    ] = Engine.local,
 ) -> None:
     """Rank the items of FILE with a paired-comparison (or Plackett–Luce) model.
 
     --model elo runs online Elo instead (intervals only with --bootstrap).
 
+    Several files, a directory or a glob: one leaderboard of all their battles.
+
     Example: prefkit leaderboard battles.jsonl --scale elo --bootstrap 1000 --out board/
     """
     from prefkit.choice.leaderboard import leaderboard
-    from prefkit.cli._common import load
 
     if save_model is not None:  # fail before the work; the error names the directory
         from prefkit.core.atomic import check_output_dir
 
         check_output_dir(save_model, overwrite=force)
+    source = str(files[0]) if len(files) == 1 else f"{len(files)} inputs"
     try:
         if bootstrap < 0:
             raise DataError("--bootstrap must be ≥ 0")
-        dataset = load(file, format, mapping=mapping, label_map=label_map)
+        paths = expand_inputs(files)
+        source = paths[0] if len(paths) == 1 else source
         cols = [c.strip() for c in style_control.split(",") if c.strip()] if style_control else None
+        countable = not (mapping or label_map or cols) and _value(model) in COUNT_MODELS
+        dataset = _battles(paths, format, countable, mapping, label_map, workers, engine.value)
         board = leaderboard(
             dataset, model=_value(model), ties=_value(ties), scale=_value(scale),
             anchor=anchor, bootstrap=bootstrap, ci=_value(ci), style_control=cols, seed=seed,
@@ -133,10 +178,78 @@ def leaderboard_command(
 
             save(board.estimator, save_model, overwrite=force)
     except DataError as err:
-        raise err.with_context(source=str(file)) from None
+        raise err.with_context(source=source) from None
     except ValueError as err:  # argument values the model rejects (anchor, scale, ...)
-        raise DataError(str(err), source=str(file)) from None
+        raise DataError(str(err), source=source) from None
     sys.stdout.write(text)
+
+
+def expand_inputs(files: list[Path]) -> list[str]:
+    """The data files named by FILE arguments: files as given, a directory's Parquet and
+    JSON-lines files, a glob's matches (each sorted by name)."""
+    from prefkit.data.battles import JSONL_SUFFIXES, PARQUET_SUFFIXES
+
+    suffixes = (*PARQUET_SUFFIXES, *JSONL_SUFFIXES)
+    paths: list[str] = []
+    for file in files:
+        name = os.fspath(file)
+        if os.path.isdir(name):
+            found = sorted(
+                entry.path for entry in os.scandir(name)
+                if entry.name.lower().endswith(suffixes) and entry.is_file()
+                and not entry.name.startswith(".")
+            )
+            if not found:
+                raise DataError("no Parquet or JSON-lines files in this directory", source=name)
+            paths.extend(found)
+        elif not os.path.lexists(name) and glob.has_magic(name):
+            found = sorted(glob.glob(name))
+            if not found:
+                raise DataError("no file matches this pattern", source=name)
+            paths.extend(found)
+        else:
+            paths.append(name)
+    return paths
+
+
+def _battles(paths: list[str], fmt: str, countable: bool, mapping: list[str] | None,
+             label_map: list[str] | None, workers: int, engine: str) -> object:
+    """The leaderboard's input: a count table when the model needs no more (a plain battle log,
+    or many files counted apart and merged), else the records of every file."""
+    if countable:
+        if len(paths) > 1 or engine == "ray":
+            return _count_many(paths, fmt, workers, engine)
+        from prefkit.data.battles import read_battle_codes
+        from prefkit.data.io import check_input_file
+
+        check_input_file(paths[0])
+        codes = read_battle_codes(paths[0], fmt)
+        if codes is not None:
+            from prefkit.choice.counts import count_outcomes
+
+            return count_outcomes(len(codes.items), codes.ia, codes.ib, codes.outcome,
+                                  items=codes.items)
+    from prefkit.cli._common import load
+
+    datasets = [load(p, fmt, mapping=mapping, label_map=label_map) for p in paths]
+    if len(datasets) == 1:
+        return datasets[0]
+    from prefkit.data import PreferenceDataset
+
+    return PreferenceDataset.concat(datasets)
+
+
+def _count_many(paths: list[str], fmt: str, workers: int, engine: str) -> object:
+    from prefkit.choice.shards import count_files
+    from prefkit.core.progress import progress_bar
+    from prefkit.data.io import check_input_file
+
+    for path in paths:
+        check_input_file(path)
+    with progress_bar(None if len(paths) > 1 else False, len(paths), "counting",
+                      "files") as advance:
+        return count_files(paths, file_format=fmt, workers=workers, engine=engine,
+                           on_shard=lambda _k: advance(1))
 
 
 def _value(choice: Enum | str | None) -> str | None:

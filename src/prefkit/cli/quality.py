@@ -191,7 +191,10 @@ def drivers_command(
 
 
 def _print_effects(title: str, block: dict[str, Any]) -> None:
-    typer.echo(f"{title} ({block['n']:,} records): log-odds per SD of the a − b difference")
+    kind = {"sandwich": "; intervals: Laplace with the cluster-robust sandwich (several "
+                        "labels per pair_id)"}.get(block.get("covariance", ""), "")
+    typer.echo(f"{title} ({block['n']:,} records): log-odds per SD of the a − b difference"
+               f"{kind}")
     rows = [("(first position)", block["intercept"]), *block["effects"].items()]
     for name, row in rows:
         iv = row.get("interval")
@@ -287,6 +290,10 @@ def flips_command(
     weight_decay: Annotated[str, typer.Option(
         "--weight-decay", metavar="FLOAT|auto", help="--method rm: the heads' weight decay, or "
         "auto (chosen per fold on its training folds).")] = "1e-3",
+    features: Annotated[str, typer.Option(
+        "--features", metavar="SET", help="--method rm: what the reward heads see besides the "
+        "MiniLM embeddings: style+items (text properties and the one-hot model id behind each "
+        "response, when the file has one), style, items or none.")] = "style+items",
     heldout: Annotated[int, typer.Option(
         "--heldout-splits", metavar="INT", help="--method rm: also measure held-out reward-model "
         "accuracy with each repair on this many 80/20 splits by prompt (0: skip).")] = 0,
@@ -331,10 +338,11 @@ def flips_command(
                 raise DataError("--method rm needs response texts (a_text/b_text); for "
                                 "item-level data use --method bt", source=ds.name,
                                 field="a_text")
-            feats = pair_features_of(ds)
+            feats = pair_features_of(ds, extras=features)
             report = detect_flips_rm(ds, features=feats, n_folds=folds, members=members,
                                      weight_decay=wd, seed=seed, progress=None)
             doc.update(report.summary())
+            doc["features"] = features
             doc["records"] = len(ds)
             if heldout > 0:
                 from prefkit.quality.repair_eval import heldout_repair_accuracy
@@ -438,6 +446,63 @@ def duplicates_command(
                        f"test records)")
         for by, block in cross["split_leakage"].items():
             typer.echo(f"split leakage check by {by}: {block['leaked']:,} shared values")
+
+
+@quality_app.command("wimhf")
+def wimhf_command(
+    data: DataFileArg,
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", metavar="DIR", help="Directory for wimhf.json (features, effects, "
+        "examples) and sae.npz (SAE weights, pair features).")],
+    features: Annotated[int, typer.Option(
+        "--features", metavar="INT", help="SAE latents.")] = 32,
+    k: Annotated[int, typer.Option("--k", metavar="INT", help="Active latents per pair.")] = 4,
+    epochs: Annotated[int, typer.Option("--epochs", metavar="INT", help="SAE epochs.")] = 300,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace an earlier prefkit output at --out.")] = False,
+    seed: SeedOpt = 0,
+    as_json: JsonOpt = False,
+    fmt: FormatOpt = "auto",
+    mapping: MapOpt = None,
+    label_map: LabelMapOpt = None,
+) -> None:
+    """WIMHF: a sparse autoencoder over response-embedding differences (MiniLM), and which of
+    its features predict the preferences, with intervals and top-activating examples.
+
+    Example: prefkit quality wimhf pairs.jsonl --out wimhf/ --features 32 --k 4
+    """
+    from prefkit.core.atomic import atomic_write_json, check_output_dir, publish_dir
+    from prefkit.quality.wimhf import wimhf
+
+    check_output_dir(out, overwrite=force)
+    ds = _read(data, fmt, mapping, label_map)
+    with about(data):
+        report = wimhf(ds, n_features=features, k=k, epochs=epochs, seed=seed)
+    arrays = report.pop("_arrays")
+
+    def build(tmp: Path) -> None:
+        import numpy as np
+
+        atomic_write_json(tmp / "wimhf.json", report)
+        np.savez(tmp / "sae.npz", **arrays)
+
+    publish_dir(build, out, overwrite=force)
+    sig = report["signal"]
+    if as_json:
+        echo_json({"out": str(out), "n_pairs": report["n_pairs"], "signal": sig,
+                   "top_features": [{k_: f[k_] for k_ in ("feature", "coef", "interval",
+                                                          "win_rate")}
+                                    for f in report["features"][:5]]})
+        return
+    typer.echo(f"{report['n_pairs']:,} pairs; {report['sae']['measurable']} measurable features; "
+               f"cross-validated AUC: top {sig['top_m']} features {sig['auc_top_features']:.3f}, "
+               f"all {sig['auc_all_features']:.3f}, black box {sig['auc_black_box']:.3f}")
+    for f in report["features"][:10]:
+        ex = (f["examples"] or [{}])[0].get("more_text", "")
+        typer.echo(f"  feature {f['feature']:>3}  β={f['coef']:+.3f} "
+                   f"[{f['interval'][0]:+.3f}, {f['interval'][1]:+.3f}]  "
+                   f"more-of-it wins {f['win_rate']:.3f}  e.g. {ex[:60]!r}")
+    typer.echo(f"wrote wimhf.json, sae.npz -> {out}")
 
 
 @quality_app.command("report")

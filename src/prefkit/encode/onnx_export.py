@@ -64,6 +64,10 @@ class OnnxSettings:
         float_ffn_out_layers: layers whose feed-forward output projection stays float32 (its
             input, the GELU output, is the hardest activation to quantize in the first layers).
         quantize_attention: quantize the fused Q/K/V projection (``Attention`` → ``QAttention``).
+        attention_fusion: ``"attention"`` — one ``Attention`` op per layer holding the packed
+            Q/K/V projection; ``"multi_head"`` — ``MultiHeadAttention`` after three separate
+            Q/K/V ``MatMul`` nodes (quantized like the other weight products); ``"none"`` —
+            attention left as its ``MatMul``/``Softmax`` nodes.
         float_max_tokens: batches whose longest text has at most this many tokens run on the
             float32 graph (kept beside the int8 one): in very short texts the [CLS]/[SEP]
             activations dominate the per-tensor scale and int8 loses ~1 % cosine, while such
@@ -77,11 +81,14 @@ class OnnxSettings:
     float_ffn_out_layers: tuple[int, ...] = (0, 1, 2)
     quantize_attention: bool = True
     float_max_tokens: int = 16
+    attention_fusion: str = "attention"
     opset: int = 17
     extra: dict[str, Any] = field(default_factory=dict)
 
     def key(self, fingerprint: str) -> str:
         doc = {"model": fingerprint, "version": EXPORT_VERSION, **asdict(self)}
+        if self.attention_fusion == "attention":  # added later: older exports keep their key
+            del doc["attention_fusion"]
         blob = json.dumps(doc, sort_keys=True, default=list).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -180,7 +187,8 @@ def build(model_path: Path, settings: OnnxSettings, out: Path, *, max_tokens: in
     raw, fused = out / "raw.onnx", out / "fused.onnx"
     _export_torch(model_path, raw, settings.opset)
     config = json.loads((model_path / "config.json").read_text(encoding="utf-8"))
-    _fuse(raw, fused, int(config["num_attention_heads"]), int(config["hidden_size"]))
+    _fuse(raw, fused, int(config["num_attention_heads"]), int(config["hidden_size"]),
+          settings.attention_fusion)
     raw.unlink()
     target = out / MODEL_FILE
     if not settings.quantize:
@@ -238,14 +246,21 @@ def _export_torch(model_path: Path, target: Path, opset: int) -> None:
                           opset_version=opset, dynamo=False)
 
 
-def _fuse(source: Path, target: Path, heads: int, hidden: int) -> None:
+def _fuse(source: Path, target: Path, heads: int, hidden: int,
+          attention_fusion: str = "attention") -> None:
     import logging
 
+    from onnxruntime.transformers.fusion_options import FusionOptions
     from onnxruntime.transformers.optimizer import optimize_model
 
     logging.getLogger("onnxruntime.transformers").setLevel(logging.ERROR)
+    options = FusionOptions("bert")
+    if attention_fusion not in ("attention", "multi_head", "none"):
+        raise OnnxExportError(f"unknown attention fusion {attention_fusion!r}")
+    options.use_multi_head_attention = attention_fusion == "multi_head"
+    options.enable_attention = attention_fusion != "none"
     fused = optimize_model(str(source), model_type="bert", num_heads=heads, hidden_size=hidden,
-                           opt_level=0)
+                           opt_level=0, optimization_options=options)
     fused.save_model_to_file(str(target))
 
 

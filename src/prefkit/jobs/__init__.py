@@ -15,5 +15,8 @@ at the end.  :mod:`prefkit.choice.shards` counts huge battle logs the same way.
 
 * :mod:`prefkit.jobs.parts` — shards, content hashes, the resumable parts directory;
 * :mod:`prefkit.jobs.engines` — the local and Ray engines;
-* :mod:`prefkit.jobs.score` — ``prefkit rm score``: per-record rewards and P(a ≻ b).
+* :mod:`prefkit.jobs.score` — ``prefkit rm score``: per-record rewards and P(a ≻ b);
+* :mod:`prefkit.jobs.encode` — ``prefkit rm encode``: embeddings of both responses;
+* :mod:`prefkit.jobs.judge` — ``prefkit jobs judge``: pairwise judgments by any judge backend;
+* :mod:`prefkit.jobs.generate` — ``prefkit jobs generate``: responses of a local causal LM.
 """

@@ -8,14 +8,18 @@ lines to the parts directory in shard order.
 The Ray engine puts the shards into Ray's object store as Arrow tables (one block per shard),
 runs ``map_batches`` over an actor pool of ``workers`` actors with ``batch_size=None`` (one call
 per block), keeps the order (``preserve_order``) and writes each shard as it arrives — so a
-killed job keeps every shard already returned.  Each actor asks for a *fraction* of a CPU,
-``(CPUs − ½) / workers``, capped at one: Ray Data's own tasks (splitting, collecting) need CPU
-too, and on a 2-core machine two one-CPU actors would leave none and stall.
+killed job keeps every shard already returned.  Each actor asks for ``(CPUs − ½) / workers``
+CPUs (at least 0.1): Ray Data's own tasks (splitting, collecting) need CPU too, and on a 2-core
+machine two one-CPU actors would leave none and stall.  An actor runs ``⌈its CPUs⌉`` compute
+threads (``OMP_NUM_THREADS`` and torch's intra-op threads, which the ONNX encoder follows), so
+one worker on 2 cores uses both, as the local engine does, and two use one each.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -69,15 +73,25 @@ def ray_module() -> Any:
     return ray
 
 
-def actor_cpus(cluster_cpus: float, workers: int) -> float:
-    """CPU share per actor: ``(CPUs − ½) / workers``, between 0.1 and 1 (module docstring)."""
-    return max(0.1, min(1.0, (float(cluster_cpus) - 0.5) / max(workers, 1)))
+def actor_cpus(cluster_cpus: float, workers: int, node_cpus: float | None = None) -> float:
+    """CPU share per actor: ``(CPUs − ½) / workers``, at least 0.1 and at most the CPUs of the
+    largest node (an actor lives on one node) (module docstring)."""
+    share = max(0.1, (float(cluster_cpus) - 0.5) / max(workers, 1))
+    return share if node_cpus is None else min(share, float(node_cpus))
+
+
+def actor_threads(cpus: float) -> int:
+    """Compute threads of an actor holding ``cpus`` CPUs: ``⌈cpus⌉``."""
+    return max(1, math.ceil(cpus - 1e-9))
 
 
 class _BatchAdapter:
     """Ray Data's callable class: one ``task`` per actor, one shard per call."""
 
-    def __init__(self, task_class: type, task_args: tuple[Any, ...]) -> None:
+    def __init__(self, task_class: type, task_args: tuple[Any, ...], threads: int = 1) -> None:
+        os.environ["OMP_NUM_THREADS"] = str(threads)  # read when torch is first imported
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(threads)
         self.task = task_class(*task_args)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
@@ -85,6 +99,8 @@ class _BatchAdapter:
         start = batch.column(_START)[0].as_py()
         records = batch.drop_columns([_SHARD, _START])
         payload = self.task(records, start)
+        if len(payload) != records.num_rows:  # the engines count a shard's rows by its records
+            raise ValueError(f"a task returned {len(payload)} rows for {records.num_rows} records")
         if isinstance(payload, np.ndarray):  # one flattened row per record, shape kept aside
             rows = payload.reshape(payload.shape[0], -1)
             column = pa.FixedSizeListArray.from_arrays(rows.ravel(), rows.shape[1])
@@ -109,6 +125,9 @@ def _run_on_ray(
 
     cluster_cpus = float(ray.cluster_resources().get("CPU", 1.0))
     workers = max(1, min(workers or int(cluster_cpus), len(shards)))
+    node_cpus = max((float(node["Resources"].get("CPU", 0.0)) for node in ray.nodes()
+                     if node.get("Alive")), default=cluster_cpus)
+    cpus = actor_cpus(cluster_cpus, workers, node_cpus)
     context = ray_data.DataContext.get_current()
     context.execution_options.preserve_order = True
     context.enable_progress_bars = False
@@ -121,11 +140,11 @@ def _run_on_ray(
     by_index = {shard.index: shard for shard in shards}
     results = ray_data.from_arrow(blocks).map_batches(
         _BatchAdapter,
-        fn_constructor_args=(task_class, task_args),
+        fn_constructor_args=(task_class, task_args, actor_threads(cpus)),
         batch_format="pyarrow",
         batch_size=None,
         concurrency=workers,
-        num_cpus=actor_cpus(cluster_cpus, workers),
+        num_cpus=cpus,
     )
     pending: dict[int, list[Any]] = {}
     finished = 0

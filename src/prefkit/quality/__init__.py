@@ -15,7 +15,8 @@ what to label next.
 * :func:`~prefkit.quality.hierarchical.fit_hierarchical` — per-group effects, partially pooled;
 * :func:`~prefkit.quality.controlled.controlled_comparison` — item strengths with style held fixed;
 * :func:`~prefkit.quality.rm_flips.detect_flips_rm` — flipped labels by a cross-fitted reward-model
-  ensemble; :func:`~prefkit.quality.repair_eval.heldout_repair_accuracy` — does repair help;
+  ensemble (:mod:`~prefkit.quality.rm_features`: the stronger one, embeddings + style + item
+  columns); :func:`~prefkit.quality.repair_eval.heldout_repair_accuracy` — does repair help;
 * :func:`~prefkit.quality.identification.identification` — how well η is identified.
 
 The modules from ``duplicates`` on are imported from their modules (some need the ``quality``

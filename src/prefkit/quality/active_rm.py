@@ -13,7 +13,9 @@ computed by :meth:`prefkit.reward.RewardModel.uncertainty` (head ``ensemble``). 
   approximation of the members, that the preferred side would change (the continuous form of
   query by committee's vote disagreement; favours records near the decision boundary).
 
-The K records of largest score are proposed, ties broken by the pool order.  The pool's
+The K records of largest score are proposed, ties broken by the pool order; records of one
+comparison (a ``pair_id``, or the same prompt and responses — one pair copied per annotator) are
+proposed once.  The pool's
 ``winner`` values are ignored (an unlabelled pool may say ``tie`` everywhere).
 """
 
@@ -33,6 +35,44 @@ def _excerpt(value: Any, width: int = 80) -> Any:
 
 
 CRITERIA = ("spread", "sign")
+
+
+def _distinct_comparisons(pool: Any, ranked: np.ndarray, k: int) -> list[int]:
+    """The first ``k`` rows of ``ranked`` that are distinct comparisons: rows sharing a
+    ``pair_id`` (else the same prompt and the same two responses, in either order) — e.g. one
+    pair copied once per annotator — are proposed once."""
+    if pool.has("pair_id"):
+        keys: list[Any] = [str(v) for v in pool.column("pair_id")]
+    else:
+        prompts = pool.column("prompt") if pool.has("prompt") else [None] * len(pool)
+        sides = [pool.column(f"{s}_text") if pool.has(f"{s}_text") else
+                 pool.column(s) if pool.has(s) else [None] * len(pool) for s in ("a", "b")]
+        keys = [(p, frozenset((str(a), str(b)))) for p, a, b in zip(prompts, *sides,
+                                                                       strict=True)]
+    seen: set[Any] = set()
+    out: list[int] = []
+    for r in ranked:
+        if keys[r] in seen:
+            continue
+        seen.add(keys[r])
+        out.append(int(r))
+        if len(out) == k:
+            break
+    return out
+
+
+def disagreement_scores(mean_gap: np.ndarray, spread: np.ndarray, criterion: str) -> np.ndarray:
+    """Per record, the score of ``criterion`` from the ensemble's mean reward gap μ and the
+    members' spread u (module notes): u for ``spread``, Φ(−|μ| / u) for ``sign``."""
+    if criterion not in CRITERIA:
+        raise DataError(f"unknown criterion {criterion!r} (expected spread or sign)",
+                        field="--criterion")
+    spread = np.asarray(spread, dtype=float)
+    if criterion == "spread":
+        return spread
+    from scipy.special import ndtr
+
+    return ndtr(-np.abs(np.asarray(mean_gap, dtype=float)) / np.maximum(spread, 1e-12))
 
 
 def propose_records(model: Any, pool: Any, k: int, *,
@@ -55,15 +95,12 @@ def propose_records(model: Any, pool: Any, k: int, *,
     if not (np.isfinite(spread).all() and np.isfinite(p_a).all()):
         raise DataError("the reward model returned non-finite rewards on this pool",
                         source=pool.name)
+    gap = np.zeros(len(spread))
     if criterion == "sign":
-        from scipy.stats import norm
-
         rewards = np.asarray(model.reward(pool), dtype=float)
-        gap = np.abs(rewards[:, 0] - rewards[:, 1])
-        score = norm.cdf(-gap / np.maximum(spread, 1e-12))
-    else:
-        score = spread
-    order = np.argsort(-score, kind="stable")[:k]
+        gap = rewards[:, 0] - rewards[:, 1]
+    score = disagreement_scores(gap, spread, criterion)
+    order = _distinct_comparisons(pool, np.argsort(-score, kind="stable"), k)
     sides = {}
     for side in ("a", "b"):
         column = f"{side}_text" if pool.has(f"{side}_text") else side

@@ -15,6 +15,17 @@ Bishop 2006, *Pattern Recognition and Machine Learning* §4.5).  Intervals are �
 P(β_j > 0) = Φ(β̂_j / √(H⁻¹)_jj).  The log evidence (Laplace) is
 log p(y | β̂) + log N(β̂; m, Λ⁻¹) + ½ log |2π H⁻¹|.
 
+**Several labels per comparison** (``clusters``: e.g. the ``pair_id`` of each record): labels of
+one comparison share whatever the regressors miss about it, so they are not independent given
+X and H⁻¹ is too narrow.  The cluster-robust ("sandwich") posterior covariance of Müller 2013
+("Risk of Bayesian inference in misspecified models, and the sandwich covariance matrix",
+Econometrica 81(5)) replaces it::
+
+    Σ = H⁻¹ V H⁻¹,   V = G/(G − 1) · Σ_g s_g s_gᵀ,   s_g = Σ_{i∈g} w_i (y_i − p_i) x_i
+
+(G clusters; s_g the likelihood score of cluster g at the MAP).  With one record per cluster and
+a correct model V ≈ Xᵀ diag(w p (1 − p)) X and Σ ≈ H⁻¹; the MAP is unchanged.
+
 A diagonal Λ = diag(λ_j) with λ_j = 1/C on coefficients and 0 on an intercept is exactly
 scikit-learn's ``LogisticRegression(C=C)`` L2 objective, so the MAP equals its solution.
 
@@ -40,6 +51,7 @@ class LaplacePosterior:
     cov: np.ndarray  # (p, p) inverse Hessian at the MAP
     log_evidence: float
     iterations: int
+    covariance: str = "laplace"  # or "sandwich" (clusters given)
 
     @property
     def sd(self) -> np.ndarray:
@@ -70,12 +82,15 @@ def _log_posterior(beta: np.ndarray, X: np.ndarray, y: np.ndarray, w: np.ndarray
 def fit_laplace(X: np.ndarray, y: np.ndarray, *, weights: np.ndarray | None = None,
                 prior_mean: np.ndarray | float = 0.0,
                 prior_precision: np.ndarray | float = 1.0,
-                max_iter: int = 100, tol: float = 1e-10) -> LaplacePosterior:
+                max_iter: int = 100, tol: float = 1e-10,
+                clusters: np.ndarray | None = None) -> LaplacePosterior:
     """Laplace posterior of Bayesian logistic regression (module notes).
 
     ``prior_precision``: a scalar, a vector (diagonal Λ; 0 = flat, e.g. for an intercept) or a
     (p, p) matrix; ``prior_mean``: scalar or (p,).  With a flat prior on a separable direction
-    the MAP does not exist: a tiny ridge (1e-6) keeps every answer finite.
+    the MAP does not exist: a tiny ridge (1e-6) keeps every answer finite.  ``clusters``: one
+    label per record (records of one comparison share it) → the sandwich covariance (module
+    notes); with fewer than two clusters the Laplace one is kept.
     """
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -115,6 +130,21 @@ def fit_laplace(X: np.ndarray, y: np.ndarray, *, weights: np.ndarray | None = No
     H = (X * (w * prob * (1 - prob))[:, None]).T @ X + lam_mat + ridge
     cov = np.linalg.inv(H)
     cov = 0.5 * (cov + cov.T)
+    kind = "laplace"
+    if clusters is not None:
+        clusters = np.asarray(clusters)
+        if len(clusters) != n:
+            raise DataError(f"X has {n} rows but clusters has {len(clusters)}")
+        levels, groups = np.unique(clusters, return_inverse=True)
+        codes = len(levels)
+        if codes >= 2:
+            score = X * (w * (y - prob))[:, None]
+            per = np.zeros((codes, p))
+            np.add.at(per, groups.ravel(), score)
+            meat = codes / (codes - 1) * per.T @ per
+            cov = cov @ meat @ cov
+            cov = 0.5 * (cov + cov.T)
+            kind = "sandwich"
     _sign, logdet_h = np.linalg.slogdet(H)
     free = np.diag(lam_mat) > 0
     prior_term = 0.0
@@ -123,4 +153,4 @@ def fit_laplace(X: np.ndarray, y: np.ndarray, *, weights: np.ndarray | None = No
         prior_term = 0.5 * (np.log(lam[free] / (2 * np.pi)).sum() - (lam[free] * d * d).sum())
     ll = float((w * (y * log_expit(X @ beta) + (1 - y) * log_expit(-X @ beta))).sum())
     evidence = ll + prior_term + 0.5 * (p * np.log(2 * np.pi) - logdet_h)
-    return LaplacePosterior(beta, cov, float(evidence), it)
+    return LaplacePosterior(beta, cov, float(evidence), it, kind)

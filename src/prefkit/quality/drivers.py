@@ -16,10 +16,12 @@ regression).
 ``method="bayes"``: instead of the bootstrap, the Laplace posterior of a Bayesian logistic
 regression (:mod:`prefkit.quality.bayes_logistic`; prior N(0, 2.5²) on each standardized β_p,
 N(0, 10²) on β_0 — Gelman et al. 2008's weakly informative scale), intervals β̂ ± 1.96·se and
-P(β_p > 0).  It treats records as independent: with several labels per comparison, the
-``pair_id``-grouped bootstrap is the honest interval.  A property perfectly collinear with one
-kept before it (|correlation of the differences| > 0.995, e.g. readability of one-word-per-line
-texts against length) is skipped and named in ``collinear``.
+P(β_p > 0).  With several labels per comparison (repeated ``pair_id``) the covariance is the
+cluster-robust sandwich of :func:`~prefkit.quality.bayes_logistic.fit_laplace` (``covariance:
+"sandwich"``; the ``pair_id``-grouped bootstrap's counterpart), else the Laplace one.  A
+property perfectly collinear with one kept before it (|correlation of the differences| > 0.995,
+e.g. readability of one-word-per-line texts against length) is skipped and named in
+``collinear``.
 
 Per group (``by=``): independent fits per group (``groups``), and the hierarchical fit
 (:mod:`prefkit.quality.hierarchical`: every group's β shrunk toward the population β).  With item
@@ -48,6 +50,8 @@ METHODS = ("bootstrap", "bayes")
 PRIOR_SD = 2.5
 INTERCEPT_PRIOR_SD = 10.0
 COLLINEAR = 0.995
+#: fewest records with an outcome that :func:`property_effects` fits
+MIN_RECORDS = 10
 
 
 def drop_collinear(Z: np.ndarray, names: list[str]) -> tuple[list[int], dict[str, str]]:
@@ -117,17 +121,27 @@ def property_effects(dataset: Any, *, n_bootstrap: int = 200, level: float = 0.9
     diffs = property_differences(dataset) if diffs is None else diffs
     d = design(dataset, diffs, min_nonzero)
     ok, y, w, names = d["ok"], d["y"], d["w"], d["names"]
+    if len(y) < MIN_RECORDS:  # a position effect fitted on a handful of labels diverges
+        raise DataError(f"{len(y)} records with an outcome are too few for the property "
+                        f"regression (at least {MIN_RECORDS})", source=dataset.name)
     X = np.column_stack([np.ones(len(y)), d["Z"]])
     z = float(np.sqrt(2) * _erfinv(level))
     extra: dict[int, dict[str, Any]] = {}
     if method == "bayes":
         from prefkit.quality.bayes_logistic import fit_laplace
 
-        post = fit_laplace(X, y, weights=w, prior_precision=bayes_prior(len(names)))
+        clusters = None
+        if dataset.has("pair_id"):
+            ids = pd.factorize(pd.Series(dataset.column("pair_id")).astype(str))[0][ok]
+            if len(np.unique(ids)) < len(ids):  # several labels per comparison: sandwich
+                clusters = ids
+        post = fit_laplace(X, y, weights=w, prior_precision=bayes_prior(len(names)),
+                           clusters=clusters)
         beta, se = post.mean, post.sd
         lo, hi = beta - z * se, beta + z * se
         pos = post.prob_positive()
         extra = {k: {"se": float(se[k]), "prob_positive": float(pos[k])} for k in range(len(beta))}
+        covariance = post.covariance
         have_interval = True
     else:
         beta = _fit_logistic(X, y, w, l2)
@@ -142,6 +156,7 @@ def property_effects(dataset: Any, *, n_bootstrap: int = 200, level: float = 0.9
             draws.append(_fit_logistic(X[rows], y[rows], w[rows], l2))
         tail = 100 * (1 - level) / 2
         have_interval = bool(draws)
+        covariance = "bootstrap"
         lo = np.percentile(draws, tail, axis=0) if draws else beta
         hi = np.percentile(draws, 100 - tail, axis=0) if draws else beta
 
@@ -151,7 +166,8 @@ def property_effects(dataset: Any, *, n_bootstrap: int = 200, level: float = 0.9
 
     effects = {name: {**entry(k), "sd": d["scale"][name], "nonzero": d["nonzero"][name]}
                for k, name in enumerate(names, start=1)}
-    return {"n": int(ok.sum()), "method": method, "intercept": entry(0), "effects": effects,
+    return {"n": int(ok.sum()), "method": method, "covariance": covariance,
+            "intercept": entry(0), "effects": effects,
             "skipped": d["skipped"], "collinear": d["collinear"]}
 
 

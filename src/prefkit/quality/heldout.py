@@ -70,10 +70,15 @@ def majority_agreement(dataset: Any) -> dict[str, dict[str, float]]:
     decisive).  ``{annotator: {"agreement": share or None, "n": labels compared}}``."""
     c = group_comparisons(dataset)
     own = c.va - c.vb
-    others = np.bincount(c.comp, own, c.n_comparisons)[c.comp] - own
+    n_ann = len(c.annotators)
+    # all labels of the comparison minus every label of this annotator on it (an annotator who
+    # labelled a comparison twice is not their own "other annotator")
+    key = c.comp.astype(np.int64) * n_ann + c.ann
+    _, slot = np.unique(key, return_inverse=True)
+    same = np.bincount(slot.ravel(), own)[slot.ravel()]
+    others = np.bincount(c.comp, own, c.n_comparisons)[c.comp] - same
     usable = (c.label != NONE) & (c.label != TIE) & (others != 0)
     agree = usable & (np.sign(others) == np.sign(own))
-    n_ann = len(c.annotators)
     n = np.bincount(c.ann[usable], minlength=n_ann)
     hits = np.bincount(c.ann[agree], minlength=n_ann)
     return {name: {"agreement": float(hits[k] / n[k]) if n[k] else None, "n": int(n[k])}

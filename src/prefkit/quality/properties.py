@@ -14,7 +14,8 @@ higher = easier (60–70 ≈ plain English).  Words are runs of letters, sentenc
 ``!``, ``?`` or a line break (at least one), and syllables are counted by the usual heuristic:
 groups of vowels (``y`` included), minus a silent final ``e``, at least one per word.  A response
 without words scores 0.
-Numeric properties: every numeric ``a_<name>``/``b_<name>`` column pair (booleans as 0/1).
+Numeric properties: every numeric ``a_<name>``/``b_<name>`` column pair (booleans as 0/1); a
+record with a missing or non-finite value counts as no difference, with one warning per column.
 A dataset without texts skips the text properties with a warning.
 """
 
@@ -121,5 +122,12 @@ def property_differences(dataset: Any) -> pd.DataFrame:
     for name in numeric_side_columns(dataset):
         a = pd.to_numeric(pd.Series(dataset.column(f"a_{name}")), errors="coerce")
         b = pd.to_numeric(pd.Series(dataset.column(f"b_{name}")), errors="coerce")
-        cols[name] = np.nan_to_num((a.astype(float) - b.astype(float)).to_numpy(float))
+        a, b = a.to_numpy(float), b.to_numpy(float)
+        bad = ~(np.isfinite(a) & np.isfinite(b))
+        if bad.any():
+            warnings.warn(f"{dataset.name or 'the dataset'}: {int(bad.sum())} record(s) have a "
+                          f"missing or non-finite a_{name}/b_{name} (first at record "
+                          f"{int(np.flatnonzero(bad)[0])}); their {name} difference counts as 0",
+                          stacklevel=2)
+        cols[name] = np.where(bad, 0.0, a) - np.where(bad, 0.0, b)
     return pd.DataFrame(cols, index=range(len(dataset)))

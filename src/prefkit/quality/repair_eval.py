@@ -48,14 +48,14 @@ def repaired_labels(y: np.ndarray, flip_prob: np.ndarray, how: str,
 def heldout_repair_accuracy(dataset: Any, *, features: Any = None, encoder: Any = None,
                             splits: int = 3, members: int = 5, weight_decay: float = 1e-3,
                             epochs: int = 300, clean: np.ndarray | None = None,
-                            seed: int = 0) -> dict[str, Any]:
+                            extras: str = "none", seed: int = 0) -> dict[str, Any]:
     """``{"repairs": {how: {"accuracy", "accuracy_sd", ["clean_accuracy"]}}, "flip_rate",
     "flagged_share", "splits", "test_records"}`` averaged over the splits."""
     from prefkit.reward import BradleyTerryHead
 
     if dataset.kind != "pairwise":
         dataset = dataset.to_pairs()
-    feats = pair_features_of(dataset, encoder) if features is None else features
+    feats = pair_features_of(dataset, encoder, extras=extras) if features is None else features
     y = np.asarray(dataset.outcomes(), dtype=float)
     decisive = np.abs(y - 0.5) > 1e-9
     acc: dict[str, list[float]] = {h: [] for h in REPAIRS}

@@ -87,9 +87,9 @@ def _rm_flips(dataset: Any, seed: int, top: int, encoder: Any = None) -> dict[st
 
     if not (dataset.has("a_text") and dataset.has("b_text")):
         return {"skipped": "reward-model flip detection needs response texts (a_text/b_text)"}
-    rep = detect_flips_rm(dataset, encoder=encoder, seed=seed)
+    rep = detect_flips_rm(dataset, encoder=encoder, seed=seed, extras="style+items")
     order = rep.suspicion_order()[:top]
-    return {**rep.summary(),
+    return {**rep.summary(), "features": "style+items",
             "flip_prob_histogram": np.histogram(rep.flip_prob, bins=10, range=(0, 1))[0].tolist(),
             "most_suspect": [{"row": int(r), "flip_prob": float(rep.flip_prob[r]),
                               "strength": float(rep.strength_mean[r]),

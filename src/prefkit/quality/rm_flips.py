@@ -133,24 +133,39 @@ def _subset(feats: Any, rows: np.ndarray, y: np.ndarray | None = None) -> Any:
                         tie=None if feats.tie is None else np.asarray(feats.tie)[rows])
 
 
-def pair_features_of(dataset: Any, encoder: Any = None, inputs: str | None = None) -> Any:
+EXTRAS = ("none", "style", "items", "style+items")
+
+
+def pair_features_of(dataset: Any, encoder: Any = None, inputs: str | None = None,
+                     extras: str = "none") -> Any:
     """:class:`PairFeatures` (with labels) of a pairwise dataset through a RewardModel's
-    encoder and candidate representation (default: bundled MiniLM, cached)."""
+    encoder and candidate representation (default: bundled MiniLM, cached); ``extras`` appends
+    the style and/or item columns of :mod:`prefkit.quality.rm_features` (the stronger model)."""
     from prefkit.reward import RewardModel
 
+    if extras not in EXTRAS:
+        raise DataError(f"unknown feature set {extras!r} (expected {', '.join(EXTRAS)})",
+                        field="--features")
     options = {} if inputs is None else {"inputs": inputs}
-    return RewardModel(encoder=encoder, head="linear", weight_decay=1e-3,
-                       **options).features(dataset, labels=True)
+    feats = RewardModel(encoder=encoder, head="linear", weight_decay=1e-3,
+                        **options).features(dataset, labels=True)
+    if extras == "none":
+        return feats
+    from prefkit.quality.rm_features import augment_features
+
+    return augment_features(dataset, feats, style="style" in extras, items="items" in extras)
 
 
 def detect_flips_rm(dataset: Any, *, encoder: Any = None, features: Any = None,
-                    inputs: str | None = None, n_folds: int = 5, members: int = 5,
+                    inputs: str | None = None, extras: str = "none", n_folds: int = 5,
+                    members: int = 5,
                     hidden: int = 0, weight_decay: float | str = 1e-3, epochs: int = 300,
                     seed: int = 0, progress: bool = False) -> RMFlipReport:
     """Cross-fitted reward-model ensemble flip detection (module notes).
 
     ``features``: precomputed :class:`~prefkit.reward.PairFeatures` (labels are taken from the
-    dataset); else the records are encoded by ``encoder`` (default MiniLM).  ``weight_decay``:
+    dataset); else the records are encoded by ``encoder`` (default MiniLM), with the style and
+    item columns of ``extras`` (:func:`pair_features_of`) appended.  ``weight_decay``:
     a number, or ``"auto"`` (chosen per fold on the training folds only)."""
     from prefkit.core.progress import progress_bar
     from prefkit.reward import EnsembleHead
@@ -170,7 +185,8 @@ def detect_flips_rm(dataset: Any, *, encoder: Any = None, features: Any = None,
     if len(np.unique(folds)) < 2 or n < 4 * n_folds:
         raise DataError(f"{n} records ({len(np.unique(folds))} prompt groups) are too few for "
                         f"{n_folds}-fold cross-fitting", source=dataset.name)
-    feats = pair_features_of(dataset, encoder, inputs) if features is None else features
+    feats = (pair_features_of(dataset, encoder, inputs, extras) if features is None
+             else features)
     if len(feats) != n:
         raise DataError(f"features have {len(feats)} rows for {n} records", field="features")
     feats.y = y

@@ -33,6 +33,7 @@ pro                :func:`~.pro.pro_loss`                       Song et al. 2024
 selm / vpo         :func:`~.selm.selm_loss`                     Zhang et al. 2024; Cen et al. 2024
 lcpo / repo        :func:`~.lcpo.lcpo_loss` (EM weights)        LCPO / RE-PO 2025
 dove / jpo         :func:`~.dove.dove_loss` (prompt per side)   Bansal et al. 2024
+cut                :func:`~.cut.cut_token_loss` (per token)     Xu et al. 2023
 =================  ===========================================  ================================
 """
 
@@ -51,6 +52,7 @@ from prefkit.align.curriculum import (  # data ordering; re-exported here for on
 from prefkit.align.losses._common import LossOutput
 from prefkit.align.losses.copg import copg_loss
 from prefkit.align.losses.cpo import cpo_loss
+from prefkit.align.losses.cut import cut_token_loss
 from prefkit.align.losses.dove import dove_loss
 from prefkit.align.losses.dpo import cdpo_loss, dpo_loss, soft_dpo_loss
 from prefkit.align.losses.hinge import hinge_loss
@@ -163,6 +165,7 @@ _SPECS = [
     LossSpec("selm", selm_loss),
     LossSpec("dove", dove_loss),
     LossSpec("lcpo", lcpo_loss),
+    LossSpec("cut", cut_token_loss, kind="token", needs_reference=False),  # per-token (cut.py)
 ]
 LOSSES: dict[str, LossSpec] = {spec.name: spec for spec in _SPECS}
 ALIASES: dict[str, str] = {

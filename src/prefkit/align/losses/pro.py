@@ -14,8 +14,9 @@ PRO repeatedly contrasts the best remaining response with all the ones below it:
 below y^k is pushed down harder) and 1/T_k^k = max_{i>k} 1/T_k^i.  With every 1/T = 1 the first
 term is the Plackett–Luce negative log-likelihood of the scores.
 
-**In prefkit.** r is the list's graded label ψ (from ranks or rating levels, larger = better;
-:mod:`prefkit.align.lists`), since ranked lists carry no reward-model scores;
+**In prefkit.** r is the list's label (:mod:`prefkit.align.lists`): the reward-model scores of
+a ranking record's ``rewards`` column when it has one, else the graded label ψ (from ranks or
+rating levels, larger = better);
 ``dynamic_temperature=0`` uses constant T = 1.  ``nll_weight`` is λ (the catalogue gives no
 default, so it is 0 unless set).  ``lengths=None`` falls back to summed log-probabilities.  PRO
 has no β: ``beta`` only scales the rewards reported to the trainer (β·s), not the loss.

@@ -11,9 +11,10 @@ pair term uses summed log-probabilities and the gold term the per-token negative
 The paper's defaults are β = 0.1 and α = 0.5 (the same arithmetic as TRL's experimental
 ``TPOTrainer`` with ``loss_type="sigmoid"``).
 
-**Gold response.** prefkit's pairwise records carry two responses, not three.  When no gold
-log-probabilities are given (``gold_logps`` None — the case for every dataset the trainer reads
-today), the chosen response is used as the gold response; TPO then coincides with CPO
+**Gold response.** A pairwise record may carry a third response in a ``gold_text`` column; the
+trainer then scores it (:mod:`prefkit.align.objectives.extras`) and passes ``gold_logps`` /
+``gold_lengths``.  When no gold log-probabilities are given (a dataset without that column), the
+chosen response is used as the gold response; TPO then coincides with CPO
 (:mod:`~prefkit.align.losses.cpo`) with α applied to the per-token NLL.
 """
 

@@ -13,6 +13,8 @@ rationale_logps,  log π(rationale | prompt, chosen, rejected) and its length,  
 rationale_length  a forward pass of the policy on the ``rationale`` field
 sample_logps,     log π and log π_ref of the ``sample_text`` response (one      selm
 ref_sample_logps  reference sample per record; required), reference once
+gold_logps,       log π of the ``gold_text`` response and its length (when the  tpo
+gold_lengths      dataset has that column; else the loss uses the chosen one)
 ================  ===========================================================  ===============
 
 Rows follow :func:`~prefkit.align.pairs.text_pairs` (ties dropped unless kept, a/b swapped so
@@ -43,7 +45,7 @@ from prefkit.errors import DataError
 
 REWARD_COLUMNS = ("a_reward", "b_reward")
 EXTRA_PARAMETERS = frozenset({"reward_margin", "margin_chosen", "rationale_logps",
-                              "sample_logps"})
+                              "sample_logps", "gold_logps"})
 
 Forward = Callable[[dict[str, Any]], tuple[torch.Tensor, torch.Tensor]]
 
@@ -63,6 +65,7 @@ class ExtendedPairs(TokenPairs):
     rationale_ids: list[list[int]] = field(default_factory=list)
     sample_ids: list[list[int]] = field(default_factory=list)
     sample_ref_logps: torch.Tensor | None = None
+    gold_ids: list[list[int]] = field(default_factory=list)
 
 
 def rationale_context(prompt: str, chosen: str, rejected: str) -> str:
@@ -125,7 +128,19 @@ class ExtrasObjective(PairwiseObjective):
             self._rationales(tokenizer, source, rows, swapped, out)
         if "sample_logps" in params:
             self._samples(tokenizer, source, rows, out)
+        if "gold_logps" in params and source.has("gold_text"):
+            self._golds(tokenizer, source, rows, out)
         return out
+
+    def _golds(self, tokenizer: Any, dataset: Any, rows: list[int], out: ExtendedPairs) -> None:
+        """TPO's gold response per pair, from the ``gold_text`` column (every row needs one)."""
+        golds = dataset.column("gold_text")
+        for k, i in enumerate(rows):
+            if golds[i] is None or not str(golds[i]).strip():
+                raise DataError("missing gold response", source=dataset.name, row=i,
+                                field="gold_text")
+            room = max(self.config.max_length - len(out.prompt_ids[k]), 1)
+            out.gold_ids.append(encode_response(tokenizer, str(golds[i]))[:room])
 
     def _samples(self, tokenizer: Any, dataset: Any, rows: list[int],
                  out: ExtendedPairs) -> None:
@@ -192,6 +207,10 @@ class ExtrasObjective(PairwiseObjective):
                                                     forward, device, pad_id=pad_id,
                                                     batch_size=batch_size)
             inputs["ref_sample_logps"] = data.sample_ref_logps[torch.as_tensor(idx)].to(device)
+        if data.gold_ids:
+            inputs["gold_logps"], inputs["gold_lengths"] = self._logps(
+                data.prompt_ids, data.gold_ids, idx, forward, device, pad_id=pad_id,
+                batch_size=batch_size)
         return inputs
 
     def _logps(self, prompts: list[list[int]], responses: list[list[int]], idx: np.ndarray,

@@ -26,10 +26,21 @@ BUILTIN = ("online-dpo", "iterative-dpo", "sppo", "rloo", "grpo")
 
 #: further methods: name → "module:function" of their step loss
 EXTRA: dict[str, str] = {
+    "hypo": "prefkit.align.online.hypo:step_loss",
+    "gpo": "prefkit.align.online.gpo:step_loss",
+    "nash-md": "prefkit.align.online.nash_md:step_loss",
+    "spo": "prefkit.align.online.spo:step_loss",
+    "apo": "prefkit.align.online.apo:step_loss",
+    "egpo": "prefkit.align.online.egpo:step_loss",
+    "p3o": "prefkit.align.online.p3o:step_loss",
+    "pf-ppo": "prefkit.align.online.pf_ppo:step_loss",
+    "fine-grained": "prefkit.align.online.fine_grained:step_loss",
+    "constrained": "prefkit.align.online.constrained:step_loss",
+    "brain": "prefkit.align.online.brain:step_loss",
 }
 
 #: methods drawing exactly two completions per prompt (a pair), whatever ``group_size`` says
-PAIRED: set[str] = {"online-dpo"}
+PAIRED: set[str] = {"online-dpo", "p3o", "egpo"}
 
 
 def algorithm_names() -> tuple[str, ...]:

@@ -119,6 +119,27 @@ def _cut_at_eos(gen: torch.Tensor, eos_id: int | None) -> tuple[list[list[int]],
     return rows, truncated
 
 
+def _hf_generate(model: Any, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, *, pad: int,
+                 eos_id: int | None, seed: int, temperature: float, top_k: int, top_p: float,
+                 max_new_tokens: int) -> tuple[list[list[int]], list[bool]]:
+    """``transformers.generate`` on left-padded prompts, seeded (the global RNG is forked)."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    devices = [device] if device.type == "cuda" else []
+    try:
+        with torch.random.fork_rng(devices=devices), torch.no_grad():
+            torch.manual_seed(seed)
+            gen = model.generate(
+                input_ids=prompt_ids.to(device), attention_mask=prompt_mask.to(device),
+                do_sample=True, temperature=temperature, top_k=top_k or None, top_p=top_p,
+                max_new_tokens=max_new_tokens, pad_token_id=pad, eos_token_id=eos_id,
+            )
+    finally:
+        model.train(was_training)
+    return _cut_at_eos(gen[:, prompt_ids.shape[1]:].cpu(), eos_id)
+
+
 def sample_rollout(
     model: Any,
     tokenizer: Any,
@@ -135,30 +156,27 @@ def sample_rollout(
     """``n`` completions per prompt from ``model`` in one batched ``generate`` call (seeded).
 
     With ``logps`` the per-token log-probabilities of the completions under ``model`` (at
-    temperature 1) are recomputed without gradients (``Rollout.token_logps``).
+    temperature 1) are recomputed without gradients (``Rollout.token_logps``).  A policy given
+    a sampler by :func:`prefkit.align.online.vllm_sampler.attach_sampler` (vLLM) generates with
+    it instead of ``transformers.generate``; everything after generation is the same.
     """
     if n < 1 or max_new_tokens < 1:
         raise ValueError("n and max_new_tokens must be ≥ 1")
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    device = next(model.parameters()).device
     prompt_rows = [encode_prompt(tokenizer, str(p)) for p in prompts]
     expanded = [r for r in prompt_rows for _ in range(n)]
     prompt_ids, prompt_mask = left_pad(expanded, int(pad))
-    was_training = model.training
-    model.eval()
-    devices = [device] if device.type == "cuda" else []
-    try:
-        with torch.random.fork_rng(devices=devices), torch.no_grad():
-            torch.manual_seed(seed)
-            gen = model.generate(
-                input_ids=prompt_ids.to(device), attention_mask=prompt_mask.to(device),
-                do_sample=True, temperature=temperature, top_k=top_k or None, top_p=top_p,
-                max_new_tokens=max_new_tokens, pad_token_id=int(pad),
-                eos_token_id=tokenizer.eos_token_id,
-            )
-    finally:
-        model.train(was_training)
-    rows, truncated = _cut_at_eos(gen[:, prompt_ids.shape[1]:].cpu(), tokenizer.eos_token_id)
+    sampler = getattr(model, "prefkit_sampler", None)  # see .vllm_sampler.attach_sampler
+    if sampler is not None:
+        sampler.sync(model)
+        rows, truncated = sampler.generate(
+            prompt_rows, n=n, max_new_tokens=max_new_tokens, temperature=temperature,
+            top_k=top_k, top_p=top_p, seed=seed, eos_id=tokenizer.eos_token_id)
+    else:
+        rows, truncated = _hf_generate(model, prompt_ids, prompt_mask, pad=int(pad),
+                                       eos_id=tokenizer.eos_token_id, seed=seed,
+                                       temperature=temperature, top_k=top_k, top_p=top_p,
+                                       max_new_tokens=max_new_tokens)
     completion_ids, completion_mask = right_pad(rows, int(pad))
     texts = [t.strip() for t in tokenizer.batch_decode(rows, skip_special_tokens=True)]
     rollout = Rollout(list(map(str, prompts)), n, prompt_ids, prompt_mask, completion_ids,

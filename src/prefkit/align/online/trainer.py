@@ -121,7 +121,8 @@ class OnlineTrainer:
         self.model = self.inner.model
         self.tokenizer = tokenizer
         self.device = self.inner.device
-        reference = reference_model if reference_model is not None else copy.deepcopy(model)
+        # the reference is refreshed in place (SPPO, APO, iterative DPO): never the caller's
+        reference = copy.deepcopy(reference_model if reference_model is not None else model)
         self.reference = self._frozen(reference)
         self.eval_pairs, self.eval_every = eval_pairs, eval_every
         self.progress: bool | None = None

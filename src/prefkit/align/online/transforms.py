@@ -11,6 +11,16 @@ r"""Reward transforms applied to labeller rewards before the policy gradient.
 * **Per-prompt normalisation**: (r − mean_group) / (std_group + ε) over the completions of
   each prompt.
 * **Length penalty**: r − α·|y| (or α·max(0, |y| − L) with a target ``free_tokens`` L).
+
+Process-reward (per-step) shaping, for dense rewards (:mod:`.fine_grained`), ``PROCESS_SHAPINGS``
+— **Clip** and **Delta** (Gao et al. 2024, "On Designing Effective RL Reward at Training Time for
+LLM Reasoning"): summed raw step scores r_1 … r_T of a process reward model reward *more* steps,
+so RL learns to repeat correct but unnecessary steps.  Both bound the accumulated reward:
+
+* Clip: r̃_t = min(r_t − η, 0) — every step is ≤ 0, so added steps cannot raise the return;
+* Delta: r̃_t = r_t − r_{t+1} (t < T), r̃_T = r_T — telescoping, Σ_{t ≥ k} r̃_t = r_k: the
+  return from any step is one step score, whatever the length;
+* ``clip-delta``: Clip, then Delta.  The paper's return is R = r_success + Σ_t r̃_t.
 """
 
 from __future__ import annotations
@@ -18,6 +28,8 @@ from __future__ import annotations
 import numpy as np
 
 TRANSFORMS = ("none", "lsc", "par")
+#: per-step shapings of process rewards (:func:`shape_steps`)
+PROCESS_SHAPINGS = ("none", "clip", "delta", "clip-delta")
 
 
 def _log_sigmoid(x: np.ndarray) -> np.ndarray:
@@ -64,3 +76,30 @@ def apply_transform(name: str, rewards: np.ndarray,
     if name == "par":
         return par(rewards, reference_rewards)
     raise ValueError(f"unknown reward transform {name!r} (expected {', '.join(TRANSFORMS)})")
+
+
+def clip_steps(steps: np.ndarray, eta: float = 0.0) -> np.ndarray:
+    """Clip: min(r_t − η, 0) per step."""
+    return np.minimum(np.asarray(steps, float) - eta, 0.0)
+
+
+def delta_steps(steps: np.ndarray) -> np.ndarray:
+    """Delta: r_t − r_{t+1} for t < T, r_T for the last step (Σ_{t ≥ k} = r_k)."""
+    r = np.asarray(steps, float)
+    if r.size == 0:
+        return r
+    return np.append(r[:-1] - r[1:], r[-1])
+
+
+def shape_steps(name: str, steps: np.ndarray, eta: float = 0.0) -> np.ndarray:
+    """One completion's step rewards shaped by ``none``, ``clip``, ``delta`` or
+    ``clip-delta`` (Clip first)."""
+    if name not in PROCESS_SHAPINGS:
+        raise ValueError(f"unknown process-reward shaping {name!r} "
+                         f"(expected {', '.join(PROCESS_SHAPINGS)})")
+    r = np.asarray(steps, float)
+    if name in ("clip", "clip-delta"):
+        r = clip_steps(r, eta)
+    if name in ("delta", "clip-delta"):
+        r = delta_steps(r)
+    return r

@@ -1,0 +1,127 @@
+r"""Shared pieces of the game-theoretic online methods (SPO, GPO, Nash-MD, EGPO, APO, HyPO).
+
+* :func:`preference_matrix` — P(y_i ≻ y_j | x) for every ordered pair within each group of K
+  completions (one labeller call for the pairs i < j; P(j ≻ i) = 1 − P(i ≻ j), P(i ≻ i) = ½);
+* :func:`policy_sequence_logps` — Σ_t log π_θ(y_t | x, y_<t) per completion, with gradients;
+* :func:`reinforce_term` — a surrogate whose *value* is mean_i f_i and whose *gradient* is the
+  score-function (REINFORCE) gradient mean_i (f_i − b_i) ∇log π_θ(y_i), for y_i ~ π_θ and a
+  baseline b_i (leave-one-out within the group, ``"rloo"``, or none);
+* :func:`param` — a method setting from ``config.algo_params`` with its type checked, and
+  :func:`check_params` — no setting the method does not know (:class:`AlgoParamError`, one
+  line: the CLI prints ``error: …`` and exits 2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from prefkit.align.online.sampling import Rollout, completion_logps
+from prefkit.errors import PrefkitError
+
+
+class AlgoParamError(PrefkitError, ValueError):
+    """An ``--algo-param`` setting the method does not know or cannot use."""
+
+
+def check_params(trainer: Any, known: Iterable[str]) -> None:
+    """AlgoParamError for a key of ``config.algo_params`` outside ``known``."""
+    known = sorted(known)
+    unknown = sorted(set(trainer.config.algo_params) - set(known))
+    if unknown:
+        raise AlgoParamError(f"--algo-param {unknown[0]}: {trainer.config.algo} takes "
+                             f"{', '.join(known) or 'no settings'}")
+
+
+def choice(trainer: Any, name: str, default: str, options: Sequence[str]) -> str:
+    """A setting that must be one of ``options``."""
+    value = param(trainer, name, default, str)
+    if value not in options:
+        raise AlgoParamError(f"--algo-param {name}={value!r}: expected {' or '.join(options)}")
+    return str(value)
+
+
+def param(trainer: Any, name: str, default: Any, kind: type = float) -> Any:
+    """``config.algo_params[name]`` as ``kind`` (AlgoParamError naming the key otherwise)."""
+    value = trainer.config.algo_params.get(name, default)
+    if value is None:
+        return None
+    try:
+        if kind is bool and isinstance(value, str):
+            if value.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(value)
+            return value.lower() in ("true", "1")
+        return kind(value)
+    except (TypeError, ValueError):
+        raise AlgoParamError(f"--algo-param {name}={value!r}: expected a {kind.__name__}"
+                             ) from None
+
+
+def preference_matrix(labeller: Any, prompts: Sequence[str], texts: Sequence[str],
+                      group_size: int) -> np.ndarray:
+    """(G, K, K) array of P(y_i ≻ y_j | x) within each of the G groups of K consecutive
+    completions (``prompts`` has one entry per completion)."""
+    k = group_size
+    texts = list(texts)
+    if k < 2 or len(texts) % k:
+        raise ValueError("a preference matrix needs groups of ≥ 2 completions")
+    groups = len(texts) // k
+    pa, pb, pp, index = [], [], [], []
+    for g in range(groups):
+        for i in range(k):
+            for j in range(i + 1, k):
+                pa.append(texts[g * k + i])
+                pb.append(texts[g * k + j])
+                pp.append(prompts[g * k + i])
+                index.append((g, i, j))
+    p = labeller.preferences(pp, pa, pb)
+    matrix = np.full((groups, k, k), 0.5)
+    for (g, i, j), pij in zip(index, p, strict=True):
+        matrix[g, i, j] = pij
+        matrix[g, j, i] = 1.0 - pij
+    return matrix
+
+
+def leave_one_out_mean(matrix: np.ndarray) -> np.ndarray:
+    """mean_{j ≠ i} M[g, i, j] for a (G, K, K) array, flattened to (G·K,)."""
+    k = matrix.shape[-1]
+    off = matrix.sum(-1) - np.diagonal(matrix, axis1=-2, axis2=-1)
+    return (off / (k - 1)).reshape(-1)
+
+
+def policy_sequence_logps(trainer: Any, rollout: Rollout) -> tuple[torch.Tensor, torch.Tensor]:
+    """(per-sequence Σ_t log π_θ with gradients, the completion mask as float) on the device."""
+    tok, _ = completion_logps(trainer.model, rollout.prompt_ids, rollout.prompt_mask,
+                              rollout.completion_ids, rollout.completion_mask)
+    mask = rollout.completion_mask.to(trainer.device, torch.float32)
+    return (tok * mask).sum(-1), mask
+
+
+def reinforce_term(values: torch.Tensor, logps: torch.Tensor, group_size: int, *,
+                   baseline: str = "rloo") -> torch.Tensor:
+    """mean_i f_i in value; mean_i (f_i − b_i)·∇log π(y_i) in gradient (``values`` = f,
+    detached; ``logps`` with gradients; groups of ``group_size`` consecutive samples)."""
+    f = values.detach().to(logps.dtype)
+    if baseline == "rloo" and group_size >= 2:
+        grouped = f.view(-1, group_size)
+        b = ((grouped.sum(1, keepdim=True) - grouped) / (group_size - 1)).reshape(-1)
+    elif baseline in ("rloo", "none"):
+        b = torch.zeros_like(f)
+    else:
+        raise ValueError(f"unknown baseline {baseline!r} (expected rloo or none)")
+    return f.mean() + ((f - b) * (logps - logps.detach())).mean()
+
+
+def sequence_dpo_losses(logps: torch.Tensor, ref_logps: torch.Tensor, chosen: Sequence[int],
+                        rejected: Sequence[int], beta: float) -> torch.Tensor:
+    """Per-pair DPO losses −log σ(β[(log π − log π_ref)(y_w) − (log π − log π_ref)(y_l)]) for
+    pairs of rows of one rollout (``logps``/``ref_logps`` summed per sequence)."""
+    from prefkit.align.losses.dpo import dpo_loss
+
+    w = torch.as_tensor(list(chosen), dtype=torch.long, device=logps.device)
+    lo = torch.as_tensor(list(rejected), dtype=torch.long, device=logps.device)
+    ref = ref_logps.to(logps.device)
+    return dpo_loss(logps[w], logps[lo], ref[w], ref[lo], beta=beta).losses
