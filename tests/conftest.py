@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
-from collections.abc import Callable
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+FAKE_JUDGE = Path(__file__).resolve().parent / "judge" / "fake_openai_server.py"
 
 
 @pytest.fixture(scope="session")
@@ -61,3 +68,49 @@ def chromium_path() -> str:
     path = os.environ.get("PREFKIT_TEST_CHROMIUM") or shutil.which("chromium") or ""
     needs_component(bool(path) and os.access(path, os.X_OK), "headless Chromium is not installed")
     return path
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def _fake_judge_process(timeout: float = 30.0) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``tests/judge/fake_openai_server.py`` as a real process on a free loopback port:
+    ``(base URL, process)`` once ``/stats`` answers; stopped (SIGTERM, then kill) on exit."""
+    httpx = pytest.importorskip("httpx")
+    pytest.importorskip("uvicorn")
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(FAKE_JUDGE), str(port)],
+                            cwd=FAKE_JUDGE.parent, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            httpx.get(f"{url}/stats", timeout=1).raise_for_status()
+            break
+        except httpx.HTTPError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.fail(f"fake judge server did not start: {proc.stderr.read()[-500:]!r}")
+            time.sleep(0.1)
+    try:
+        yield url, proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@pytest.fixture(scope="session")
+def fake_judge() -> Callable[..., contextlib.AbstractContextManager]:
+    """Starts the fake OpenAI-compatible judge (answers ``[[A]]`` when the answer shown first
+    is longer): ``with fake_judge() as (url, proc): …`` — usable from fixtures of any scope."""
+    return _fake_judge_process

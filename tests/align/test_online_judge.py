@@ -6,12 +6,7 @@ process; killed mid-run, it stops the next step with one line and the last check
 from __future__ import annotations
 
 import json
-import signal
 import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 import torch
@@ -22,7 +17,6 @@ from prefkit.align.online.labellers import LabellerError
 from prefkit.align.online.trainer import OnlineTrainer
 from prefkit.align.tiny import synthetic_records
 
-SERVER = Path(__file__).resolve().parents[1] / "judge" / "fake_openai_server.py"
 PROMPTS = sorted({r["prompt"] for r in synthetic_records(60)})[:4]
 MODEL = "judge-test"  # the model name the fake server answers to
 
@@ -34,31 +28,10 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def judge_server():
+def judge_server(fake_judge):
     """(base URL, process) of a fresh fake judge server."""
-    httpx = pytest.importorskip("httpx")
-    pytest.importorskip("uvicorn")
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, str(SERVER), str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{url}/stats", timeout=1).raise_for_status()
-            break
-        except httpx.HTTPError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail(f"judge server did not start: {proc.stderr.read()[-500:]!r}")
-            time.sleep(0.1)
-    yield url, proc
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with fake_judge() as (url, proc):
+        yield url, proc
 
 
 def _chat_requests(url: str) -> int:

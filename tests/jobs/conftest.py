@@ -3,46 +3,17 @@
 
 from __future__ import annotations
 
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-SERVER = Path(__file__).resolve().parents[1] / "judge" / "fake_openai_server.py"
-
 
 @pytest.fixture(scope="session")
-def judge_server() -> Iterator[str]:
+def judge_server(fake_judge) -> Iterator[str]:
     """The base URL of the fake judge (``[[A]]`` when the answer shown first is longer)."""
-    httpx = pytest.importorskip("httpx")
-    pytest.importorskip("uvicorn")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, str(SERVER), str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{url}/stats", timeout=1).raise_for_status()
-            break
-        except httpx.HTTPError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail(f"judge server did not start: {proc.stderr.read()[-500:]!r}")
-            time.sleep(0.1)
-    yield url
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with fake_judge() as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="session")

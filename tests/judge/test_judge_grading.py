@@ -5,11 +5,7 @@ checklist and Arena-Hard replies are in ``fake_grading_replies.py``)."""
 from __future__ import annotations
 
 import json
-import signal
 import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -20,35 +16,14 @@ from prefkit.cli.app import app
 from prefkit.judge.checklist import read_checklists
 from prefkit.judge.grading import load_rubric, read_grades
 
-HERE = Path(__file__).parent
 runner = CliRunner()
 MODEL = "judge-test"
 
 
 @pytest.fixture(scope="module")
-def server():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, str(HERE / "fake_openai_server.py"), str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            httpx.get(f"{url}/stats", timeout=1).raise_for_status()
-            break
-        except httpx.HTTPError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail(f"test server did not start: {proc.stderr.read()[-500:]!r}")
-            time.sleep(0.1)
-    yield url
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+def server(fake_judge):
+    with fake_judge() as (url, _):
+        yield url
 
 
 def reset(url: str) -> None:

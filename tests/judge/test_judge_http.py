@@ -24,7 +24,6 @@ from typer.testing import CliRunner
 
 from prefkit.cli.app import app
 
-HERE = Path(__file__).parent
 runner = CliRunner()
 MODEL = "judge-test"
 
@@ -36,27 +35,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server():
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, str(HERE / "fake_openai_server.py"), str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            httpx.get(f"{url}/stats", timeout=1).raise_for_status()
-            break
-        except httpx.HTTPError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail(f"test server did not start: {proc.stderr.read()[-500:]!r}")
-            time.sleep(0.1)
-    yield url
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+def server(fake_judge):
+    with fake_judge() as (url, _):
+        yield url
 
 
 def control(url: str, **config) -> None:

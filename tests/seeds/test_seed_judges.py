@@ -237,41 +237,11 @@ def test_pgenrm_personas_prototypes_and_test_time_scaling():
 
 # ------------------------------------------------------------------ over HTTP
 @pytest.fixture(scope="module")
-def openai_server():
+def openai_server(fake_judge):
     """The judge tests' OpenAI-compatible server (a real process on 127.0.0.1): it answers
     pairwise prompts by length, [[A]] for the longer answer shown as A."""
-    import signal
-    import socket
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
-
-    httpx = pytest.importorskip("httpx")
-    pytest.importorskip("uvicorn")
-    script = Path(__file__).resolve().parents[1] / "judge" / "fake_openai_server.py"
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, str(script), str(port)], cwd=script.parent,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{url}/stats", timeout=1).raise_for_status()
-            break
-        except httpx.HTTPError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail(f"test server did not start: {proc.stderr.read()[-500:]!r}")
-            time.sleep(0.1)
-    yield url
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with fake_judge() as (url, _):
+        yield url
 
 
 def test_icai_runs_over_an_openai_compatible_http_judge(openai_server):
