@@ -237,7 +237,7 @@ def online_command(
     if as_json:
         echo_json(last)
     else:
-        shown = ", ".join(f"{k} {last[k]:.4g}" for k in ("loss", "reward", "gold", "kl",
+        shown = ", ".join(f"{k} {last[k] + 0.0:.4g}" for k in ("loss", "reward", "gold", "kl",
                                                           "win_rate")
                           if k in last and last[k] == last[k])
         typer.echo(f"trained {trainer.step} steps ({algo}); {shown} → {out}")
