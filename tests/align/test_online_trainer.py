@@ -252,3 +252,24 @@ def test_refreshing_the_reference_never_changes_the_callers_model(tiny) -> None:
     assert any(not torch.equal(v, before[k]) for k, v in _weights(trainer.reference).items())
     for k, v in _weights(reference).items():
         assert torch.equal(v, before[k]), k
+
+
+def test_force_never_deletes_a_strangers_file_in_a_run(tmp_path) -> None:
+    """``align online --force`` replaces a run's own folders, but refuses (one line, nothing
+    deleted) when one of them holds a file prefkit did not write."""
+    from prefkit.align.online.trainer import ONLINE_CONFIG, REFERENCE_SNAPSHOTS
+    from prefkit.cli.align_online import _prepare_out
+    from prefkit.errors import DataError
+
+    out = tmp_path / "run"
+    (out / REFERENCE_SNAPSHOTS).mkdir(parents=True)
+    (out / REFERENCE_SNAPSHOTS / "step-00000010.safetensors").write_bytes(b"x")
+    (out / ONLINE_CONFIG).write_text("{}")
+    notes = out / REFERENCE_SNAPSHOTS / "my-notes.txt"
+    notes.write_text("mine")
+    with pytest.raises(DataError, match=r"--force would delete .*my-notes\.txt"):
+        _prepare_out(out, resume=False, force=True)
+    assert notes.read_text() == "mine"
+    notes.unlink()
+    _prepare_out(out, resume=False, force=True)
+    assert not (out / REFERENCE_SNAPSHOTS).exists() and not (out / ONLINE_CONFIG).exists()

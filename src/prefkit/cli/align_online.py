@@ -274,12 +274,36 @@ def _prepare_out(out: Path, *, resume: bool, force: bool) -> None:
 
     from prefkit.align.online.trainer import REFERENCE_SNAPSHOTS, ROUND_FILE
 
-    for name in ("checkpoints", "policy", REFERENCE_SNAPSHOTS, "base"):
-        if (out / name).is_dir():
-            shutil.rmtree(out / name)
+    folders = [out / name for name in ("checkpoints", "policy", REFERENCE_SNAPSHOTS, "base")]
+    stranger = next((f for f in map(_foreign_in_run, folders) if f is not None), None)
+    if stranger is not None:
+        raise DataError(f"{out}: --force would delete {stranger}, which prefkit did not write; "
+                        "move it out of the run directory first")
+    for folder in folders:
+        if folder.is_symlink():
+            folder.unlink()
+        elif folder.is_dir():
+            shutil.rmtree(folder)
     for name in (ONLINE_CONFIG, ROUND_FILE, "align_config.json"):
         if (out / name).is_file():
             (out / name).unlink()
+
+
+def _foreign_in_run(folder: Path) -> Path | None:
+    """A file under an online run's ``folder`` that prefkit did not write (None if none):
+    the offline trainer's ownership rule, plus the reference snapshots ``step-N.safetensors``."""
+    import re
+
+    from prefkit.align.checks import _foreign_file
+    from prefkit.align.online.trainer import REFERENCE_SNAPSHOTS
+
+    if not folder.is_dir() or folder.is_symlink():
+        return None
+    if folder.name != REFERENCE_SNAPSHOTS:
+        return _foreign_file(folder)
+    snapshot = re.compile(r"step-\d{8}\.safetensors|\.prefkit-tmp-.*\.safetensors")
+    return next((c for c in sorted(folder.iterdir())
+                 if c.is_symlink() or not c.is_file() or not snapshot.fullmatch(c.name)), None)
 
 
 def overopt_command(
