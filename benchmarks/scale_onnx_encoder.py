@@ -2,10 +2,13 @@
 agreement (cosine per text) on the same packed prompt+response texts.
 
     .venv/bin/python benchmarks/scale_onnx_encoder.py [--n 256] [--threads 2] [--repeats 3]
-        [--all-int8] [--attention-variants]
+        [--all-int8] [--attention-variants] [--st-batch-sizes 1,8]
 
 Texts: real responses (LLMEval², PandaLM in ../shared/data) packed with their prompts, as a
-reward model sees them.  Both encoders sort by length and batch 32 texts; runs alternate and the
+reward model sees them.  sentence-transformers runs as shipped (sorted by length, batches of 32,
+``--threads`` torch threads); the ONNX encoder as prefkit runs it (one text per pass, no padding,
+``--threads`` passes at once).  ``--st-batch-sizes`` adds sentence-transformers rows with other
+batch sizes, to show what padding-free passes alone are worth to torch.  Runs alternate and the
 median of ``--repeats`` is reported (the machine is shared: read the ratio, not the seconds).
 Goal (issue 18): ≥ 2× throughput, cosine ≥ 0.99 per text.  ``--attention-variants`` adds the
 other attention fusions (``OnnxSettings.attention_fusion``: ``multi_head``, ``none``) and a float
@@ -41,6 +44,8 @@ def main() -> None:
                         help="also time int8 everywhere, no smoothing (the fast, inexact one)")
     parser.add_argument("--attention-variants", action="store_true",
                         help="also time the other attention fusions (OnnxSettings)")
+    parser.add_argument("--st-batch-sizes", default="",
+                        help="comma-separated extra sentence-transformers batch sizes")
     args = parser.parse_args()
     import torch
 
@@ -70,13 +75,21 @@ def main() -> None:
             encoders[name] = enc
             print(f"{name}: export + load {time.perf_counter() - start:.1f} s (once per machine)")
         reference = torch_encoder.encode(texts)
+        others = {f"sentence-transformers, batch {b}": SentenceEncoder(batch_size=int(b),
+                                                                        progress=False)
+                  for b in filter(None, args.st_batch_sizes.split(","))}
         runs: dict[str, list[float]] = {"sentence-transformers (torch)": []}
+        runs.update({name: [] for name in others})
         runs.update({name: [] for name in encoders})
         cosines = {}
         for _ in range(args.repeats):
             start = time.perf_counter()
             torch_encoder.encode(texts)
             runs["sentence-transformers (torch)"].append(time.perf_counter() - start)
+            for name, other in others.items():
+                start = time.perf_counter()
+                cosines[name] = (other.encode(texts) * reference).sum(axis=1)
+                runs[name].append(time.perf_counter() - start)
             for name, enc in encoders.items():
                 start = time.perf_counter()
                 got = enc.encode(texts)

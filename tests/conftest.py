@@ -16,6 +16,10 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# tests/ on sys.path under every import mode, so the shared ``helpers`` package (tests/helpers)
+# imports from any folder, in any order, with or without pytest-xdist.
+if str(REPO / "tests") not in sys.path:
+    sys.path.insert(0, str(REPO / "tests"))
 SHARED_DATA = REPO.parent / "shared" / "data"
 FAKE_JUDGE = Path(__file__).resolve().parent / "judge" / "fake_openai_server.py"
 

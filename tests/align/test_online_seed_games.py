@@ -330,16 +330,17 @@ def test_mixture_methods_train(tiny, algo: str) -> None:
 def test_unknown_or_bad_settings_are_one_line_errors() -> None:
     from types import SimpleNamespace
 
-    from prefkit.align.online.game_utils import AlgoParamError, check_params, choice, param
+    from prefkit.align.online.params import AlgoParamError, param
     from prefkit.errors import PrefkitError
 
-    trainer = SimpleNamespace(config=SimpleNamespace(algo="nash-md", algo_params={
-        "mixtrue": 0.5, "hard": "maybe", "estimator": "ppo"}))
-    with pytest.raises(AlgoParamError, match="--algo-param mixtrue: nash-md takes estimator, "
-                       "hard, mixture"):
-        check_params(trainer, ("mixture", "hard", "estimator"))
-    with pytest.raises(PrefkitError, match="hard='maybe': expected a bool"):
-        param(trainer, "hard", False, bool)
-    with pytest.raises(AlgoParamError, match="expected rloo or grpo"):
-        choice(trainer, "estimator", "rloo", ("rloo", "grpo"))
-    assert param(trainer, "absent", 0.25) == 0.25
+    def trainer(algo: str, **params):
+        return SimpleNamespace(config=OnlineConfig(algo=algo, algo_params=params))
+
+    with pytest.raises(AlgoParamError, match="--algo-param: nash-md: unknown key 'mixtrue' "
+                       r"\(accepted: mixture\)"):
+        param(trainer("nash-md", mixtrue=0.5), "mixture")
+    with pytest.raises(PrefkitError, match="hard='maybe': expected true or false"):
+        param(trainer("spo", hard="maybe"), "hard")
+    with pytest.raises(AlgoParamError, match="expected one of rloo, grpo"):
+        param(trainer("spo", estimator="ppo"), "estimator")
+    assert param(trainer("nash-md"), "mixture") == 0.125

@@ -329,18 +329,18 @@ def test_bad_method_settings_are_one_line_data_errors() -> None:
     from types import SimpleNamespace
 
     from prefkit.align.online.constrained import settings
-    from prefkit.align.online.policy_terms import load_function, param
+    from prefkit.align.online.params import param
+    from prefkit.align.online.policy_terms import load_function
     from prefkit.errors import DataError
 
     def fake(algo: str, **params):
         return SimpleNamespace(config=OnlineConfig(algo=algo, algo_params=params))
 
-    assert param(fake("pf-ppo", k="2"), "k", 1) == 2
-    with pytest.raises(DataError, match=r"--algo-param: pf-ppo: k='two' is not a int"):
-        param(fake("pf-ppo", k="two"), "k", 1)
+    assert param(fake("pf-ppo", k="2"), "k") == 2
+    with pytest.raises(DataError, match=r"--algo-param: pf-ppo: k='two': expected an integer"):
+        param(fake("pf-ppo", k="two"), "k")
     with pytest.raises(DataError, match="expected one of best-random, best-worst, best-of-n"):
-        param(fake("pf-ppo", strategy="top"), "strategy", "best-random",
-              ("best-random", "best-worst", "best-of-n"))
+        param(fake("pf-ppo", strategy="top"), "strategy")
     with pytest.raises(DataError, match="cost_limit=… is needed for cost json:loads"):
         settings(fake("constrained", cost="json:loads"))
     specs, limits, lr, init = settings(fake("constrained", cost="length,words",

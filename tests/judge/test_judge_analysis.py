@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 import pytest
-from judge_helpers import fastchat_pair
 from sklearn.metrics import cohen_kappa_score
 
+from helpers.judge_helpers import fastchat_pair
 from prefkit import PreferenceDataset, read
 from prefkit.core.estimator import PreferenceEstimator
 from prefkit.errors import DataError

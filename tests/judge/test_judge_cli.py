@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from judge_helpers import fastchat_pair
 from typer.testing import CliRunner
 
+from helpers.judge_helpers import fastchat_pair
 from prefkit import read
 from prefkit.cli.app import app
 

@@ -31,9 +31,9 @@ def test_hyper_parameters_follow_the_estimator_contract():
 
 def test_save_load_identical_predictions_and_judgments(tmp_path, write_jsonl):
     import numpy as np
-    from judge_helpers import fastchat_pair
 
     import prefkit
+    from helpers.judge_helpers import fastchat_pair
     from prefkit import PreferenceDataset, read
 
     ds = read(write_jsonl([fastchat_pair(1, "model_1", "model_2"), fastchat_pair(2, "tie", "error"),

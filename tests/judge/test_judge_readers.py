@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from judge_helpers import fastchat_pair
 
+from helpers.judge_helpers import fastchat_pair
 from prefkit import read
 from prefkit.errors import DataError
 

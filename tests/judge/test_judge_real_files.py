@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 import pytest
-from judge_helpers import FASTCHAT_PAIR, PANDALM_GPT, PANDALM_HUMAN, RATINGS
 from typer.testing import CliRunner
 
+from helpers.judge_helpers import FASTCHAT_PAIR, PANDALM_GPT, PANDALM_HUMAN, RATINGS
 from prefkit import read
 from prefkit.cli.app import app
 from prefkit.evaluate import evaluate

@@ -99,9 +99,9 @@ def test_ece_from_probabilities_and_from_verdicts():
 def test_analyze_cli_self_model_option(write_jsonl):
     import json
 
-    from judge_helpers import fastchat_pair
     from typer.testing import CliRunner
 
+    from helpers.judge_helpers import fastchat_pair
     from prefkit.cli.app import app
 
     path = write_jsonl([fastchat_pair(1, "model_1", "model_1"), fastchat_pair(2, "tie", "tie")])

@@ -7,7 +7,6 @@ import json
 import os
 import socket
 import sys
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -18,9 +17,7 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 openai = pytest.importorskip("openai")
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "serve"))
-from serve_process import running  # noqa: E402
-
+from helpers.serve_process import running  # noqa: E402
 from prefkit.judge.backends.base import JudgeRequest  # noqa: E402
 from prefkit.judge.backends.openai_http import OpenAIChatBackend  # noqa: E402
 from prefkit.judge.templates import load_template  # noqa: E402

@@ -7,7 +7,6 @@ import base64
 import hashlib
 import json
 import re
-import sys
 from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
@@ -178,9 +177,7 @@ def test_rewardbench_sections_and_mixture_weights(tmp_path):
 
 
 def test_judge_panel_matches_analyze(tmp_path):
-    sys.path.insert(0, str(Path(__file__).parents[1] / "judge"))
-    from judge_helpers import fastchat_pair
-
+    from helpers.judge_helpers import fastchat_pair
     from prefkit.judge.analysis import analyze
 
     path = tmp_path / "gpt-4_pair.jsonl"

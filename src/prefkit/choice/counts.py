@@ -141,7 +141,7 @@ def count_pairs(
             Wb = _bincount(code, wj, size)
             Tt = _bincount(code, t, size) if t.size and t.any() else np.zeros((n, n))
             for name, table in (("a wins", Wa), ("b wins", Wb), ("ties", Tt)):
-                if not np.isfinite(table).all() or table.min() < 0:
+                if not np.isfinite(table).all() or (table.size and table.min() < 0):
                     raise DataError(f"{name}: weights must be finite and non-negative")
             wins = Wa + Wb.T  # wins[i, j] = times i beat j
             ties = Tt + Tt.T

@@ -75,7 +75,9 @@ def merge_counts(tables: Sequence[PairCounts]) -> PairCounts:
 DENSE_MERGE_BINS = 1 << 24
 
 
-def count_file(path: str | os.PathLike[str], file_format: str = "auto") -> PairCounts:
+def count_file(
+    path: str | os.PathLike[str], file_format: str = "auto", *, ids_as_text: bool = False
+) -> PairCounts:
     """The count table of one battle file.
 
     A plain ``a``/``b``/``winner`` log (Parquet or JSON lines) is counted straight from its
@@ -86,23 +88,23 @@ def count_file(path: str | os.PathLike[str], file_format: str = "auto") -> PairC
     from prefkit.data.battles import read_battle_codes
 
     name = os.fspath(path)
-    codes = read_battle_codes(name, file_format)
+    codes = read_battle_codes(name, file_format, ids_as_text=ids_as_text)
     if codes is not None:
         return count_outcomes(len(codes.items), codes.ia, codes.ib, codes.outcome,
                               items=codes.items)
-    return _count_read(name, file_format)
+    return _count_read(name, file_format, ids_as_text)
 
 
-def _count_one(path: str, file_format: str) -> PairCounts:
+def _count_one(path: str, file_format: str, ids_as_text: bool = False) -> PairCounts:
     """Read and count one shard (runs in a worker process or a Ray task)."""
-    return count_file(path, file_format)
+    return count_file(path, file_format, ids_as_text=ids_as_text)
 
 
-def _count_read(path: str, file_format: str) -> PairCounts:
+def _count_read(path: str, file_format: str, ids_as_text: bool = False) -> PairCounts:
     from prefkit.choice.bradley_terry import BradleyTerry
     from prefkit.data import read
 
-    dataset = read(path, format=file_format)
+    dataset = read(path, format=file_format, ids_as_text=ids_as_text)
     if dataset.kind != "pairwise":
         raise DataError(f"a sharded count needs pairwise records, this file holds {dataset.kind}",
                         source=path)
@@ -116,6 +118,7 @@ def count_files(
     workers: int | None = None,
     engine: str = "local",
     on_shard: Callable[[int], None] | None = None,
+    ids_as_text: bool = False,
 ) -> PairCounts:
     """Count every shard in ``paths`` (in ``workers`` processes, or Ray tasks) and merge.
 
@@ -126,6 +129,7 @@ def count_files(
             per shard; 1 counts in this process).
         engine: ``"local"`` or ``"ray"`` (the current Ray cluster, or a local one).
         on_shard: called with the shard's index as each one finishes (progress bars).
+        ids_as_text: read integer ids as their decimal text (``prefkit.data.ids``).
 
     Errors name the shard: a :class:`~prefkit.errors.DataError` from any shard is re-raised with
     its file; the tables of the shards already counted are not kept (nothing is written).
@@ -137,17 +141,18 @@ def count_files(
         raise DataError(f"unknown engine {engine!r} (expected one of {', '.join(ENGINES)})")
     merged = _Merger()
     if engine == "ray":
-        _count_with_ray(names, file_format, on_shard, merged.add)
+        _count_with_ray(names, file_format, on_shard, merged.add, ids_as_text)
         return merged.result()
     workers = min(workers or os.cpu_count() or 1, len(names))
     if workers <= 1:
         for k, name in enumerate(names):
-            merged.add(_count_one(name, file_format))
+            merged.add(_count_one(name, file_format, ids_as_text))
             if on_shard is not None:
                 on_shard(k)
         return merged.result()
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures: list[Any] = [pool.submit(_count_one, name, file_format) for name in names]
+        futures: list[Any] = [pool.submit(_count_one, name, file_format, ids_as_text)
+                                for name in names]
         for k in range(len(futures)):
             merged.add(_result(futures[k], names[k]))
             futures[k] = None  # the table is merged: let it go
@@ -188,16 +193,18 @@ def _result(future: Any, name: str) -> PairCounts:
 
 def _count_with_ray(
     names: list[str], file_format: str, on_shard: Callable[[int], None] | None,
-    add: Callable[[PairCounts], None],
+    add: Callable[[PairCounts], None], ids_as_text: bool = False,
 ) -> None:
     try:
         import ray
     except ImportError:
         raise DataError("engine 'ray' needs Ray: pip install 'prefkit[ray]'") from None
     if not ray.is_initialized():
-        ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
+        check_ray_address(os.environ.get("RAY_ADDRESS"))
+        # no num_cpus: Ray refuses it when joining a cluster (RAY_ADDRESS, or `ray start`)
+        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
     task = ray.remote(num_cpus=1)(_count_one)
-    refs: list[Any] = [task.remote(name, file_format) for name in names]
+    refs: list[Any] = [task.remote(name, file_format, ids_as_text) for name in names]
     for k in range(len(refs)):
         try:
             add(ray.get(refs[k]))
@@ -207,5 +214,27 @@ def _count_with_ray(
             if isinstance(cause, PrefkitError):
                 raise cause from None
             raise DataError(f"counting failed ({type(cause).__name__})", source=names[k]) from None
+        except ray.exceptions.RayError as err:  # a worker or node that died: name the shard
+            raise DataError(f"counting failed: the Ray worker died ({type(err).__name__})",
+                            source=names[k]) from None
         if on_shard is not None:
             on_shard(k)
+
+
+def check_ray_address(address: str | None, timeout_s: float = 5.0) -> None:
+    """Fail in one line, within seconds, when ``RAY_ADDRESS`` names a ``host:port`` where nothing
+    listens (``ray.init`` would retry for minutes, printing log lines).  ``auto``, ``local`` and
+    unset are left to Ray."""
+    import socket
+
+    if not address or address in ("auto", "local"):
+        return
+    host, sep, port = address.split("://", 1)[-1].rpartition(":")
+    if not sep or not port.isdigit():
+        return  # Ray names a malformed address itself
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as err:
+        raise DataError(f"cannot reach a Ray cluster at {address} ({err.strerror or err}); "
+                        "start one (ray start --head) or unset RAY_ADDRESS",
+                        source="RAY_ADDRESS") from None

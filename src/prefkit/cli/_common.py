@@ -280,7 +280,9 @@ def load(
 
     ``mapping`` / ``label_map`` are the ``--map FIELD=COLUMN`` / ``--label-map VALUE=LABEL,…``
     options: any table read through a column mapping (:mod:`prefkit.data.readers.mapping`).
+    Integer ids are read as text when the command was given ``--ids-as-text``.
     """
+    from prefkit.cli.options import ids_as_text
     from prefkit.data import read, readers  # on use: the readers import pandas, pyarrow.compute
 
     fmt = fmt or "auto"
@@ -295,13 +297,14 @@ def load(
                 raise DataError("--label-map needs --map (e.g. --map winner=label)", field="--map")
         name = check_input(path)
         with about(name), progress(f"reading {name}", size=os.path.getsize(name)):
-            return read(name, format=fmt, columns=columns, labels=labels)
+            return read(name, format=fmt, columns=columns, labels=labels,
+                        ids_as_text=ids_as_text())
     known = readers()
     if fmt != "auto" and fmt not in known:
         raise DataError(f"unknown format {fmt!r} (known: auto, {', '.join(known)})", source=name)
     name = check_input(path)
     with about(name), progress(f"reading {name}", size=os.path.getsize(name)):
-        return read(name, format=fmt)
+        return read(name, format=fmt, ids_as_text=ids_as_text())
 
 
 def describe_count(ds: PreferenceDataset) -> str:

@@ -432,3 +432,8 @@ def bon_command(
 from prefkit.cli.align_online import register as _register_online  # noqa: E402
 
 _register_online(align_app)
+
+# ``prefkit align dpa`` / ``prefkit align rps`` (directional preference alignment, seeds 73–74)
+from prefkit.cli.align_dpa import register as _register_dpa  # noqa: E402
+
+_register_dpa(align_app)

@@ -35,7 +35,8 @@ ALGO_HELP = ("online-dpo (any pairwise --loss on 2 fresh samples per prompt), it
              "scores), nash-md (policy gradient vs the policy/reference geometric mixture, "
              "--algo-param mixture=β), spo (self-play win rate as the reward), apo (Nesterov-"
              "extrapolated reference, --algo-param alpha=, base=sppo|dpo), egpo (extragradient "
-             "online IPO on mixture samples).")
+             "online IPO on mixture samples); spa (SPA/Selfie: DPO on a human seed, then "
+             "rounds self-labelled by the implicit reward, --algo-param seed=FILE).")
 LABELLER_HELP = ("rm:DIR (prefkit reward model or ensemble), pm:DIR (pairwise preference model, "
                  "e.g. GPM), judge:URL (OpenAI-compatible judge), remote:URL (OpenRLHF "
                  "/get_reward, e.g. prefkit serve), gold:NAME (synthetic, tiny model: politeness, "
@@ -210,6 +211,8 @@ def online_command(
         algo_params=_algo_params(algo_param or []))
     try:
         cfg.check()
+    except DataError:
+        raise  # --algo-param problems: one `error:` line, exit 2
     except (ValueError, KeyError) as err:
         raise typer.BadParameter(str(err.args[0] if err.args else err)) from None
     if sampler not in ("hf", "vllm"):

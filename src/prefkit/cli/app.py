@@ -163,6 +163,7 @@ def load_command(name: str, entry: CommandEntry) -> Any:
     extra to install, exit status 2.
     """
     from prefkit.cli._common import guard_tree, report_exception
+    from prefkit.cli.options import add_data_options
 
     try:
         module = importlib.import_module(entry.module)
@@ -179,6 +180,7 @@ def load_command(name: str, entry: CommandEntry) -> Any:
     if "Example:" not in f"{command.help or ''} {command.epilog or ''}":
         command.epilog = f"Example: {entry.example}"
     guard_tree(command)
+    add_data_options(command)  # --ids-as-text on every command that reads preference data
     return command
 
 

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import typer
 
 from prefkit.cli.options import FormatOpt, JsonOpt, LabelMapOpt, MapOpt, SeedOpt, out_file
-from prefkit.cli.rm import Engine, EngineOpt, WorkersOpt
+from prefkit.cli.rm import Engine, EngineOpt, GpusOpt, WorkersOpt
 
 jobs_app = typer.Typer(
     help="Batch jobs (judge, generate) over whole files, locally or on a Ray cluster.",
@@ -78,6 +78,7 @@ def judge_command(
     mapping: MapOpt = None,
     label_map: LabelMapOpt = None,
     json_out: JsonOpt = False,
+    gpus_per_worker: GpusOpt = 0.0,
 ) -> None:
     """Judge every pair of DATA in both orders as a sharded, resumable batch job.
 
@@ -89,13 +90,21 @@ def judge_command(
     from prefkit.cli._common import about, echo_json, load
     from prefkit.core.progress import progress_bar
     from prefkit.errors import DataError
+    from prefkit.jobs.engines import check_gpu_share
     from prefkit.jobs.judge import run_judge_job
     from prefkit.judge.run import read_pairs_jsonl
 
+    check_gpu_share(engine.value, gpus_per_worker)
+    from prefkit.jobs.parts import check_job_output
+
+    local_models = [m[3:] for m in model if m.startswith(("hf:", "rm:"))]
+    check_job_output(out, (data, cache, template, *local_models))
+    if cache is not None:  # the reply cache is written too
+        check_job_output(cache, (data, template, *local_models))
     choices = {"both": ("ab", "ba"), "ab": ("ab",), "ba": ("ba",)}
     if orders not in choices:
         raise DataError(f"--orders must be both, ab or ba, not {orders!r}", field="--orders")
-    if timeout <= 0:
+    if not timeout > 0:  # NaN too
         raise DataError("--timeout must be > 0", field="--timeout")
     if fmt == "auto" and not mapping and data.suffix == ".jsonl" and data.is_file():
         pairs: Any = read_pairs_jsonl(data)  # unlabelled pairs: no winner needed
@@ -109,7 +118,8 @@ def judge_command(
         summary = run_judge_job(
             pairs, model, out, engine=engine.value, template=template, orders=choices[orders],
             backend_options=options, cache=cache, reask=reask, shard_rows=shard_rows,
-            workers=workers, on_shard=lambda rows, _left: advance(rows))
+            workers=workers, on_shard=lambda rows, _left: advance(rows),
+            gpus_per_worker=gpus_per_worker)
     if json_out:
         echo_json({**summary, "out": str(out), "engine": engine.value})
     else:
@@ -130,14 +140,16 @@ def generate_command(
     temperature: Annotated[float, typer.Option(
         "--temperature", metavar="T", min=0.0, help="Sampling temperature (0: greedy).")] = 1.0,
     seed: SeedOpt = 0,
-    device: Annotated[str, typer.Option(
-        "--device", metavar="D", help="Torch device of each worker (cpu, cuda).")] = "cpu",
+    device: Annotated[str | None, typer.Option(
+        "--device", metavar="D", help="Torch device of each worker: auto, cpu, cuda (default: "
+        "cpu, or auto with --gpus-per-worker).")] = None,
     engine: EngineOpt = Engine.local,
     shard_rows: Annotated[int, typer.Option(
         "--shard-rows", min=1, help="Prompts per shard: the unit of work and of resuming.")
     ] = 64,
     workers: WorkersOpt = None,
     json_out: JsonOpt = False,
+    gpus_per_worker: GpusOpt = 0.0,
 ) -> None:
     """Generate --n responses to every prompt with a local causal LM, as a batch job.
 
@@ -148,14 +160,20 @@ def generate_command(
     """
     from prefkit.cli._common import echo_json
     from prefkit.core.progress import progress_bar
+    from prefkit.jobs.engines import check_gpu_share
     from prefkit.jobs.generate import read_prompt_table, run_generate_job
 
+    check_gpu_share(engine.value, gpus_per_worker)
+    from prefkit.jobs.parts import check_job_output
+
+    check_job_output(out, (prompts, model))
     table = read_prompt_table(prompts)
     with progress_bar(not json_out, table.num_rows, "generate", unit="prompts") as advance:
         summary = run_generate_job(
             table, model, out, engine=engine.value, n=n, max_new_tokens=max_new_tokens,
             temperature=temperature, seed=seed, device=device, shard_rows=shard_rows,
-            workers=workers, on_shard=lambda rows, _left: advance(rows))
+            workers=workers, on_shard=lambda rows, _left: advance(rows),
+            gpus_per_worker=gpus_per_worker)
     if json_out:
         echo_json({**summary, "out": str(out), "engine": engine.value})
     else:

@@ -25,6 +25,20 @@ from typing import Annotated, Any
 
 import typer
 
+from prefkit.cli.judge_options import (
+    ApiKeyEnvOpt,
+    CacheOpt,
+    ConcurrencyOpt,
+    MaxAttemptsOpt,
+    OptionalEndpointOpt,
+    ProgressOpt,
+    ReaskOpt,
+    TimeoutOpt,
+    cache_and_progress,
+    preflight_unless_cached,
+    raise_if_failed,
+    reply_cache_path,
+)
 from prefkit.cli.options import (
     ByOpt,
     DataFileArg,
@@ -264,10 +278,7 @@ def pairwise_command(
                      "model). Repeat for a jury."),
     ],
     out: Annotated[Path, out_file("Judgments JSONL (appended to: a rerun resumes).")],
-    endpoint: Annotated[
-        str | None, typer.Option("--endpoint", metavar="URL",
-                                 help="OpenAI-compatible base URL (http://host:8000 or …/v1).")
-    ] = None,
+    endpoint: OptionalEndpointOpt = None,
     format: FormatOpt = "auto",
     mapping: MapOpt = None,
     label_map: LabelMapOpt = None,
@@ -283,25 +294,14 @@ def pairwise_command(
     jury_rule: Annotated[
         JuryRule, typer.Option("--jury-rule", help="How several --model judges make one.")
     ] = JuryRule.mean,
-    concurrency: Annotated[
-        int, typer.Option("--concurrency", metavar="N", help="Requests in flight at most.")
-    ] = 16,
-    api_key_env: Annotated[
-        str, typer.Option("--api-key-env", metavar="VAR",
-                          help="Environment variable holding the API key (never logged).")
-    ] = "OPENAI_API_KEY",
-    timeout: Annotated[
-        float, typer.Option("--timeout", metavar="S", help="Per-request time-out (seconds).")
-    ] = 60.0,
+    concurrency: ConcurrencyOpt = 16,
+    api_key_env: ApiKeyEnvOpt = "OPENAI_API_KEY",
+    timeout: TimeoutOpt = 60.0,
     rpm: Annotated[
         float | None, typer.Option("--rpm", metavar="N", help="Requests per minute at most.")
     ] = None,
-    max_attempts: Annotated[
-        int, typer.Option("--max-attempts", metavar="N", help="Attempts per request.")
-    ] = 6,
-    reask: Annotated[
-        int, typer.Option("--reask", metavar="N", help="Re-ask an unparsed answer N times.")
-    ] = 0,
+    max_attempts: MaxAttemptsOpt = 6,
+    reask: ReaskOpt = 0,
     temperature: Annotated[float, typer.Option("--temperature", metavar="T")] = 0.0,
     max_tokens: Annotated[
         int | None, typer.Option("--max-tokens", metavar="N", help="Reply length limit.")
@@ -320,11 +320,8 @@ def pairwise_command(
     device: Annotated[
         str, typer.Option("--device", metavar="D", help="hf: device (auto, cpu, cuda).")
     ] = "auto",
-    cache: Annotated[
-        Path | None, typer.Option("--cache", metavar="FILE",
-                                  help="SQLite reply cache (default: OUT + .cache.sqlite).")
-    ] = None,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    cache: CacheOpt = None,
+    progress: ProgressOpt = True,
     json_out: JsonOpt = False,
 ) -> None:
     """Ask a judge (or a jury) about every pair, in both orders.
@@ -332,9 +329,7 @@ def pairwise_command(
     Example: prefkit judge pairwise pairs.jsonl --endpoint URL --model m --out j.jsonl
     """
     from prefkit.cli._common import echo_json, load
-    from prefkit.core.progress import progress_bar
-    from prefkit.judge.backends.openai_http import JudgeBackendError, OpenAIChatBackend
-    from prefkit.judge.cache import JudgeCache
+    from prefkit.judge.backends.openai_http import OpenAIChatBackend
     from prefkit.judge.live import make_backend
     from prefkit.judge.run import (
         Pricing,
@@ -349,7 +344,7 @@ def pairwise_command(
                         ("--batch-size", batch_size)):
         if value < 1:
             raise DataError(f"{name} must be ≥ 1", field=name)
-    if reask < 0 or timeout <= 0 or (rpm is not None and rpm <= 0):
+    if reask < 0 or not timeout > 0 or (rpm is not None and not rpm > 0):
         raise DataError("--reask must be ≥ 0, --timeout and --rpm > 0", field="options")
     if any(p is not None and (p < 0 or p != p) for p in (price_in, price_out)):
         raise DataError("--price-in and --price-out must be ≥ 0", field="--price-in")
@@ -369,17 +364,14 @@ def pairwise_command(
     priced = price_in is not None or price_out is not None
     pricing = {str(b.name): Pricing(price_in or 0.0, price_out or 0.0)
                for b in backends if priced and isinstance(b, OpenAIChatBackend)}
-    cache_path = cache or out.with_name(out.name + ".cache.sqlite")
+    cache_path = reply_cache_path(out, cache)
     orders_used = ("ab", "ba") if orders is Orders.both else (orders.value,)
     pending = len(dataset) * len(orders_used) * len(backends)
     check_pairs(dataset)  # bad data is one line before any request
-    if not cache_path.exists():
-        for backend in backends:  # everything will be asked: fail before any file exists
-            backend.preflight()
+    preflight_unless_cached(backends, cache_path)
     summary = RunSummary()
-    with JudgeCache(cache_path) as reply_cache, \
-            progress_bar(progress, pending, "judge", unit="judgments",
-                         status=summary.status) as advance:
+    with cache_and_progress(cache_path, progress, pending, "judge", "judgments",
+                            status=summary.status) as (reply_cache, advance):
         run_pairwise(dataset, backends if len(backends) > 1 else backends[0], out,
                      template=tmpl, orders=orders_used, cache=reply_cache, reask=reask,
                      advance=advance, pricing=pricing, summary=summary)
@@ -411,12 +403,8 @@ def pairwise_command(
                 sys.stderr.write(f"  {name}: {entry['written']} written, {entry['unparsed']} "
                                  f"unparsed, {entry['tokens']} tokens, agrees with the jury "
                                  f"on {shown}\n")
-    if summary.errors:
-        raise JudgeBackendError(
-            f"{summary.errors} requests failed (e.g. {summary.error_examples[0]}); the "
-            f"{summary.already_done + summary.written} judgments received are in {out}: "
-            "run the same command again to ask the rest"
-        )
+    raise_if_failed(summary.errors, summary.error_examples,
+                    summary.already_done + summary.written, out, "judgments")
 
 
 def _jury_summary(out: Path, aggregation: str, rule: str, names: list[str]) -> dict[str, Any]:

@@ -23,6 +23,21 @@ from typing import Annotated, Any
 
 import typer
 
+from prefkit.cli.judge_options import (
+    ApiKeyEnvOpt,
+    CacheOpt,
+    ConcurrencyOpt,
+    EndpointOpt,
+    MaxAttemptsOpt,
+    ModelOpt,
+    ProgressOpt,
+    ReaskOpt,
+    TimeoutOpt,
+    cache_and_progress,
+    preflight_unless_cached,
+    raise_if_failed,
+    reply_cache_path,
+)
 from prefkit.cli.options import (
     DataFileArg,
     FormatOpt,
@@ -33,33 +48,6 @@ from prefkit.cli.options import (
     out_file,
 )
 from prefkit.errors import DataError
-
-EndpointOpt = Annotated[
-    str, typer.Option("--endpoint", metavar="URL",
-                      help="OpenAI-compatible base URL (http://host:8000 or …/v1).")
-]
-ModelOpt = Annotated[str, typer.Option("--model", metavar="NAME", help="Judge model name.")]
-ConcurrencyOpt = Annotated[
-    int, typer.Option("--concurrency", metavar="N", help="Requests in flight at most.")
-]
-ApiKeyEnvOpt = Annotated[
-    str, typer.Option("--api-key-env", metavar="VAR",
-                      help="Environment variable holding the API key (never logged).")
-]
-TimeoutOpt = Annotated[
-    float, typer.Option("--timeout", metavar="S", help="Per-request time-out (seconds).")
-]
-MaxAttemptsOpt = Annotated[
-    int, typer.Option("--max-attempts", metavar="N", help="Attempts per request.")
-]
-ReaskOpt = Annotated[
-    int, typer.Option("--reask", metavar="N", help="Re-ask an unparsed answer N times.")
-]
-CacheOpt = Annotated[
-    Path | None, typer.Option("--cache", metavar="FILE",
-                              help="SQLite reply cache (default: OUT + .cache.sqlite).")
-]
-ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress")]
 
 
 class Scale(str, Enum):
@@ -87,7 +75,7 @@ def _backend(endpoint: str, model: str, api_key_env: str, concurrency: int, time
              max_attempts: int) -> Any:
     from prefkit.judge.backends.openai_http import OpenAIChatBackend
 
-    if concurrency < 1 or max_attempts < 1 or timeout <= 0:
+    if concurrency < 1 or max_attempts < 1 or not timeout > 0:
         raise DataError("--concurrency and --max-attempts must be ≥ 1, --timeout > 0",
                         field="options")
     return OpenAIChatBackend(endpoint, model, api_key_env=api_key_env, concurrency=concurrency,
@@ -138,13 +126,38 @@ def _pairwise_result(pairs: Any, scored: Any) -> dict[str, Any]:
     return {"pairwise": agreement_with_labels(pairs, pairwise_verdicts(pairs, scored))}
 
 
-def _failed(stats: Any, written: int, out: Path) -> None:
-    from prefkit.judge.backends.openai_http import JudgeBackendError
+def _prepare(file: Path, format: str, mapping: Any, label_map: Any, *, endpoint: str,
+             model: str, api_key_env: str, concurrency: int, timeout: float, max_attempts: int,
+             out: Path, cache: Path | None, require_reference: bool = False
+             ) -> tuple[Any, Any, Any, Path]:
+    """(items, pairs or None, backend, reply cache path): bad data, bad options and a dead
+    endpoint are one line here, before any request and before any file exists."""
+    items, pairs = _items(file, format, mapping, label_map)
+    items.check(require_reference=require_reference)
+    backend = _backend(endpoint, model, api_key_env, concurrency, timeout, max_attempts)
+    cache_path = reply_cache_path(out, cache)
+    preflight_unless_cached([backend], cache_path)
+    return items, pairs, backend, cache_path
 
-    if stats.errors:
-        raise JudgeBackendError(
-            f"{stats.errors} requests failed (e.g. {stats.error_examples[0]}); the {written} "
-            f"results received are in {out}: run the same command again to ask the rest")
+
+def _report(result: dict[str, Any], summary: Any, pairs: Any, read: Any, out: Path,
+            json_out: bool, counts: str, mean: str) -> None:
+    """Print the run's result (JSON, or the ``counts`` line on stderr and the ``mean`` line,
+    formatted with the result, on stdout), then fail if requests failed."""
+    _add_scores(result, pairs, read, out)
+    if json_out:
+        typer.echo(json.dumps(result, ensure_ascii=False))
+    else:
+        sys.stderr.write(counts)
+        if result.get("mean_score") is not None:
+            sys.stdout.write(mean.format(**result))
+    raise_if_failed(summary.stats.errors, summary.stats.error_examples,
+                    summary.already_done + summary.written, out, "results")
+
+
+def _check_reask(reask: int) -> None:
+    if reask < 0:
+        raise DataError("--reask must be ≥ 0", field="--reask")
 
 
 def grade_command(
@@ -181,8 +194,6 @@ def grade_command(
 
     Example: prefkit judge grade a.jsonl --rubric r.md --endpoint URL --model m --out g.jsonl
     """
-    from prefkit.core.progress import progress_bar
-    from prefkit.judge.cache import JudgeCache
     from prefkit.judge.grading import (
         grade,
         grading_template,
@@ -190,37 +201,27 @@ def grade_command(
         read_grades,
     )
 
-    if reask < 0:
-        raise DataError("--reask must be ≥ 0", field="--reask")
+    _check_reask(reask)
     top = int(scale.value)
     tmpl, _, _ = grading_template(top, template)
     rubric_text = load_rubric(rubric, top)
-    items, pairs = _items(file, format, mapping, label_map)
-    items.check(require_reference=with_reference)  # bad data: one line before any request
-    backend = _backend(endpoint, model, api_key_env, concurrency, timeout, max_attempts)
-    cache_path = cache or out.with_name(out.name + ".cache.sqlite")
-    if not cache_path.exists():
-        backend.preflight()  # nothing cached: fail before any file exists
-    with JudgeCache(cache_path) as reply_cache, \
-            progress_bar(progress, len(items), "grade", unit="responses") as advance:
+    items, pairs, backend, cache_path = _prepare(
+        file, format, mapping, label_map, endpoint=endpoint, model=model,
+        api_key_env=api_key_env, concurrency=concurrency, timeout=timeout,
+        max_attempts=max_attempts, out=out, cache=cache, require_reference=with_reference)
+    with cache_and_progress(cache_path, progress, len(items), "grade",
+                            "responses") as (reply_cache, advance):
         summary = grade(items, backend, out, scale=top, rubric=rubric_text, template=tmpl,
                         cache=reply_cache, reask=reask, require_reference=with_reference,
                         advance=advance)
     result = {**summary.as_dict(), "out": str(out), "template": tmpl.name,
               "template_hash": tmpl.hash, "scale": top}
-    _add_scores(result, pairs, read_grades, out)
-    if json_out:
-        typer.echo(json.dumps(result, ensure_ascii=False))
-    else:
-        sys.stderr.write(
+    _report(result, summary, pairs, read_grades, out, json_out,
             f"{summary.written} grades -> {out} ({summary.already_done} already there, "
             f"{summary.stats.asked} asked, {summary.stats.cached} cached), "
             f"{summary.stats.unparsed} unparsed after {summary.stats.reasks} re-asks, "
-            f"{summary.stats.errors} failed\n")
-        if result.get("mean_score") is not None:
-            sys.stdout.write(f"mean score {result['mean_score']:.3f} over {result['graded']} "
-                             f"graded ({result['unparsed']} unparsed)\n")
-    _failed(summary.stats, summary.already_done + summary.written, out)
+            f"{summary.stats.errors} failed\n",
+            "mean score {mean_score:.3f} over {graded} graded ({unparsed} unparsed)\n")
 
 
 def checklist_command(
@@ -259,43 +260,31 @@ def checklist_command(
 
     Example: prefkit judge checklist answers.jsonl --endpoint URL --model m --out c.jsonl
     """
-    from prefkit.core.progress import progress_bar
-    from prefkit.judge.cache import JudgeCache
     from prefkit.judge.checklist import checklist, load_checklists, read_checklists
     from prefkit.judge.templates import load_template
 
-    if reask < 0:
-        raise DataError("--reask must be ≥ 0", field="--reask")
+    _check_reask(reask)
     gen = load_template(generate_template or "checklist_generate",
                         protocol="checklist-questions")
     ans = load_template(answer_template or "checklist_answer", protocol="yes-no")
     given = load_checklists(checklists) if checklists is not None else None
-    items, pairs = _items(file, format, mapping, label_map)
-    items.check()
-    backend = _backend(endpoint, model, api_key_env, concurrency, timeout, max_attempts)
-    cache_path = cache or out.with_name(out.name + ".cache.sqlite")
-    if not cache_path.exists():
-        backend.preflight()  # nothing cached: fail before any file exists
+    items, pairs, backend, cache_path = _prepare(
+        file, format, mapping, label_map, endpoint=endpoint, model=model,
+        api_key_env=api_key_env, concurrency=concurrency, timeout=timeout,
+        max_attempts=max_attempts, out=out, cache=cache)
     prompts = len({p for p in items.prompts} - set(given or {}))
-    with JudgeCache(cache_path) as reply_cache, \
-            progress_bar(progress, prompts + len(items), "checklist", unit="steps") as advance:
+    with cache_and_progress(cache_path, progress, prompts + len(items), "checklist",
+                            "steps") as (reply_cache, advance):
         summary = checklist(items, backend, out, generate_template=gen, answer_template=ans,
                             checklists=given, cache=reply_cache, reask=reask, advance=advance)
     result = {**summary.as_dict(), "out": str(out),
               "template_hash": {"generate": gen.hash, "answer": ans.hash}}
-    _add_scores(result, pairs, read_checklists, out)
-    if json_out:
-        typer.echo(json.dumps(result, ensure_ascii=False))
-    else:
-        sys.stderr.write(
+    _report(result, summary, pairs, read_checklists, out, json_out,
             f"{summary.written} responses -> {out} ({summary.already_done} already there), "
             f"{summary.checklists} checklists ({summary.checklists_unparsed} unparsed), "
             f"{summary.stats.asked} asked, {summary.stats.cached} cached, "
-            f"{summary.stats.unparsed} unparsed answers, {summary.stats.errors} failed\n")
-        if result.get("mean_score") is not None:
-            sys.stdout.write(f"mean pass rate {result['mean_score']:.3f} over "
-                             f"{result['graded']} scored ({result['unparsed']} unscored)\n")
-    _failed(summary.stats, summary.already_done + summary.written, out)
+            f"{summary.stats.unparsed} unparsed answers, {summary.stats.errors} failed\n",
+            "mean pass rate {mean_score:.3f} over {graded} scored ({unparsed} unscored)\n")
 
 
 def _answer_styles(path: Path, length: str) -> dict[tuple[str, str], Any]:

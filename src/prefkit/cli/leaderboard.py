@@ -23,6 +23,7 @@ from __future__ import annotations
 import glob
 import os
 import sys
+from collections.abc import Sized
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -165,6 +166,8 @@ def leaderboard_command(
         cols = [c.strip() for c in style_control.split(",") if c.strip()] if style_control else None
         countable = not (mapping or label_map or cols) and _value(model) in COUNT_MODELS
         dataset = _battles(paths, format, countable, mapping, label_map, workers, engine.value)
+        if isinstance(dataset, Sized) and len(dataset) == 0:  # e.g. a header-only Parquet
+            raise DataError("no records to rank")
         board = leaderboard(
             dataset, model=_value(model), ties=_value(ties), scale=_value(scale),
             anchor=anchor, bootstrap=bootstrap, ci=_value(ci), style_control=cols, seed=seed,
@@ -209,7 +212,25 @@ def expand_inputs(files: list[Path]) -> list[str]:
             paths.extend(found)
         else:
             paths.append(name)
-    return paths
+    return _once(paths)
+
+
+def _once(paths: list[str]) -> list[str]:
+    """``paths`` with a file named twice (a directory and a glob over it, a link) kept once,
+    with a warning: its battles are counted once, not twice."""
+    import warnings
+
+    seen: set[str] = set()
+    unique = []
+    for path in paths:
+        key = os.path.realpath(path)
+        if key in seen:
+            warnings.warn(f"{path}: named more than once; its battles are counted once",
+                          stacklevel=2)
+            continue
+        seen.add(key)
+        unique.append(path)
+    return unique
 
 
 def _battles(paths: list[str], fmt: str, countable: bool, mapping: list[str] | None,
@@ -219,11 +240,12 @@ def _battles(paths: list[str], fmt: str, countable: bool, mapping: list[str] | N
     if countable:
         if len(paths) > 1 or engine == "ray":
             return _count_many(paths, fmt, workers, engine)
+        from prefkit.cli.options import ids_as_text
         from prefkit.data.battles import read_battle_codes
         from prefkit.data.io import check_input_file
 
         check_input_file(paths[0])
-        codes = read_battle_codes(paths[0], fmt)
+        codes = read_battle_codes(paths[0], fmt, ids_as_text=ids_as_text())
         if codes is not None:
             from prefkit.choice.counts import count_outcomes
 
@@ -241,6 +263,7 @@ def _battles(paths: list[str], fmt: str, countable: bool, mapping: list[str] | N
 
 def _count_many(paths: list[str], fmt: str, workers: int, engine: str) -> object:
     from prefkit.choice.shards import count_files
+    from prefkit.cli.options import ids_as_text
     from prefkit.core.progress import progress_bar
     from prefkit.data.io import check_input_file
 
@@ -249,7 +272,7 @@ def _count_many(paths: list[str], fmt: str, workers: int, engine: str) -> object
     with progress_bar(None if len(paths) > 1 else False, len(paths), "counting",
                       "files") as advance:
         return count_files(paths, file_format=fmt, workers=workers, engine=engine,
-                           on_shard=lambda _k: advance(1))
+                           on_shard=lambda _k: advance(1), ids_as_text=ids_as_text())
 
 
 def _value(choice: Enum | str | None) -> str | None:

@@ -3,6 +3,8 @@
 =================  ==========================================================================
 ``--format/-f``    input reader (:data:`FormatOpt`, default ``auto``; ``prefkit data formats``)
 ``--map``          column mapping FIELD=COLUMN, any table in (:data:`MapOpt`, :data:`LabelMapOpt`)
+``--ids-as-text``  read integer ids as text; added to every data-reading command at once
+                   (:func:`add_data_options`; read it with :func:`ids_as_text`)
 ``--out/-o``       where to write: :func:`out_dir` (DIR) or :func:`out_file` (FILE)
 ``--force``        replace an earlier prefkit output at ``--out`` (:data:`ForceOpt`)
 ``--seed``         random seed (:data:`SeedOpt`)
@@ -81,6 +83,66 @@ LabelMapOpt = Annotated[
         "(labels a, b, tie or drop).",
     ),
 ]
+
+
+#: ``--ids-as-text``: integer ids (``"a": 17``) read as their decimal text (prefkit.data.ids).
+IDS_AS_TEXT_FLAG = "--ids-as-text"
+IDS_AS_TEXT_HELP = (
+    "Read integer ids (a, b, item, user_id, annotator_id, id, *_id columns, ranking entries) as "
+    "their decimal text: 17 -> '17'. Floats (17.0) and booleans stay errors."
+)
+_IDS_AS_TEXT_KEY = "prefkit.ids_as_text"
+
+
+def _remember_ids_as_text(ctx: typer.Context, value: bool) -> bool:
+    ctx.meta[_IDS_AS_TEXT_KEY] = bool(value)  # shared with the command's context
+    return value
+
+
+IdsAsTextOpt = Annotated[
+    bool,
+    typer.Option(IDS_AS_TEXT_FLAG, help=IDS_AS_TEXT_HELP, callback=_remember_ids_as_text,
+                 expose_value=False),
+]
+
+
+def ids_as_text() -> bool:
+    """Whether the command running now was given ``--ids-as-text`` (False outside a command)."""
+    try:
+        from typer._click.globals import get_current_context
+    except ImportError:  # typer versions that use click itself
+        from click import get_current_context
+    ctx = get_current_context(silent=True)
+    return bool(ctx is not None and ctx.meta.get(_IDS_AS_TEXT_KEY, False))
+
+
+def _ids_as_text_param() -> Any:
+    """The click option of :data:`IdsAsTextOpt`, built by typer (a throwaway command)."""
+    probe = typer.Typer(add_completion=False)
+
+    @probe.command()
+    def _probe(ids: IdsAsTextOpt = False) -> None:  # pragma: no cover - never run
+        """Probe."""
+
+    return typer.main.get_command(probe).params[0]
+
+
+#: what marks a data-reading command: it takes a reader (--format) or a column mapping (--map)
+DATA_READING_OPTIONS = ("--format", "--map")
+
+
+def add_data_options(command: Any) -> None:
+    """Give ``--ids-as-text`` to ``command`` and every command below it that reads preference
+    data (has ``--format`` or ``--map``), once each: the commands keep their signatures, and
+    :func:`prefkit.cli._common.load` (and the leaderboard's fast path) ask :func:`ids_as_text`."""
+    params = getattr(command, "params", [])
+    opts = {opt for param in params for opt in getattr(param, "opts", ())}
+    if getattr(command, "callback", None) is not None and IDS_AS_TEXT_FLAG not in opts and (
+        opts & set(DATA_READING_OPTIONS)
+    ):
+        params.append(_ids_as_text_param())
+    for sub in getattr(command, "commands", {}).values():
+        add_data_options(sub)
 
 
 # ---------------------------------------------------------------------------------- outputs

@@ -338,6 +338,9 @@ def flips_command(
                 raise DataError("--method rm needs response texts (a_text/b_text); for "
                                 "item-level data use --method bt", source=ds.name,
                                 field="a_text")
+            from prefkit.reward.model import require_texts
+
+            require_texts(ds)  # as rm train: an id in place of a text is not judged as one
             feats = pair_features_of(ds, extras=features)
             report = detect_flips_rm(ds, features=feats, n_folds=folds, members=members,
                                      weight_decay=wd, seed=seed, progress=None)

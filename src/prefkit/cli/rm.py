@@ -320,6 +320,10 @@ ShardRowsOpt = Annotated[int, typer.Option(
     "--shard-rows", min=1, help="Records per shard: the unit of work and of resuming.")]
 WorkersOpt = Annotated[int | None, typer.Option(
     "--workers", min=1, help="Ray actors (default: one per CPU of the cluster).")]
+GpusOpt = Annotated[float, typer.Option(
+    "--gpus-per-worker", metavar="FLOAT", min=0.0,
+    help="GPUs each Ray actor reserves and runs its model on (0.5: two actors share a GPU; "
+    "--engine ray only).")]
 
 
 @rm_app.command("score")
@@ -336,6 +340,7 @@ def score_command(
     mapping: MapOpt = None,
     label_map: LabelMapOpt = None,
     encoder_backend: EncoderBackendOpt = EncoderBackend.torch,
+    gpus_per_worker: GpusOpt = 0.0,
 ) -> None:
     """Write r_a, r_b (scalar models) and P(a ≻ b) for every record of DATA.
 
@@ -345,8 +350,13 @@ def score_command(
     Example: prefkit rm score rm/ test.jsonl --out scores.jsonl --engine ray
     """
     from prefkit.core.progress import progress_bar
+    from prefkit.jobs.engines import check_gpu_share
     from prefkit.jobs.score import run_score_job
 
+    check_gpu_share(engine.value, gpus_per_worker)  # before loading anything
+    from prefkit.jobs.parts import check_job_output
+
+    check_job_output(out, (data, model_dir, encoder))
     backend = EncoderBackend(encoder_backend).value
     model = (_load(model_dir, encoder) if engine is Engine.local and backend == "torch"
              else None)
@@ -355,7 +365,7 @@ def score_command(
         summary = run_score_job(
             model_dir, ds, out, engine=engine.value, encoder_dir=encoder, shard_rows=shard_rows,
             workers=workers, model=model, on_shard=lambda rows, _left: advance(rows),
-            encoder_backend=backend,
+            encoder_backend=backend, gpus_per_worker=gpus_per_worker,
         )
     resumed = f" ({summary['resumed']} shard(s) resumed)" if summary["resumed"] else ""
     typer.echo(f"scored {len(ds):,} records -> {out}{resumed}")
@@ -374,6 +384,7 @@ def encode_command(
     mapping: MapOpt = None,
     label_map: LabelMapOpt = None,
     encoder_backend: EncoderBackendOpt = EncoderBackend.torch,
+    gpus_per_worker: GpusOpt = 0.0,
 ) -> None:
     """Embed every response of DATA (packed with its prompt) into a .npy file and the cache.
 
@@ -384,15 +395,21 @@ def encode_command(
     """
     from prefkit.core.progress import progress_bar
     from prefkit.jobs.encode import run_encode_job
+    from prefkit.jobs.engines import check_gpu_share
 
+    check_gpu_share(engine.value, gpus_per_worker)  # before reading anything
     if out.suffix != ".npy":
         raise DataError(f"{out}: the output is a numpy array; name it *.npy")
+    from prefkit.jobs.parts import check_job_output
+
+    check_job_output(out, (data, encoder))
     ds = _pairs(data, fmt, mapping=mapping, label_map=label_map)
     with about(data), progress_bar(True, len(ds), "encoding", unit="records") as advance:
         summary = run_encode_job(
             ds, out, engine=engine.value, encoder_dir=encoder, shard_rows=shard_rows,
             workers=workers, on_shard=lambda rows, _left: advance(rows),
             encoder_backend=EncoderBackend(encoder_backend).value,
+            gpus_per_worker=gpus_per_worker,
         )
     resumed = f" ({summary['resumed']} shard(s) resumed)" if summary["resumed"] else ""
     typer.echo(f"encoded {len(ds):,} records -> {out}{resumed}")

@@ -19,6 +19,11 @@ Arrow cannot read — and the caller takes the general reader, which validates e
 names the line of any problem.  So whenever this returns codes, they equal
 ``PreferenceDataset.item_codes()`` / ``outcome_codes()`` of the general reader's dataset
 (``tests/data/test_battles.py``).
+
+Integer ids (``"a": 17``, an integer ``model_a`` column) are read only with ``ids_as_text=True``,
+as their decimal text, like ``read(path, ids_as_text=True)`` reads them (:mod:`prefkit.data.ids`;
+``tests/data/test_ids_as_text.py``); without it such a file goes to the general reader, whose
+error names the option.
 """
 
 from __future__ import annotations
@@ -83,10 +88,11 @@ def _layout(names: list[str], file_format: str) -> str | None:
 
 
 def read_battle_codes(
-    path: str | os.PathLike[str], file_format: str = "auto"
+    path: str | os.PathLike[str], file_format: str = "auto", *, ids_as_text: bool = False
 ) -> BattleCodes | None:
     """The battles of a plain ``a``/``b``/``winner`` file as codes, or ``None`` (see the module
-    docstring: then read the file with :func:`prefkit.data.read`, which reports any problem)."""
+    docstring: then read the file with :func:`prefkit.data.read`, which reports any problem).
+    ``ids_as_text``: integer ids are read as their decimal text (else ``None`` for them)."""
     name = os.fspath(path)
     kind = battle_file_format(name, file_format)
     if kind is None:
@@ -95,9 +101,9 @@ def read_battle_codes(
 
     try:
         if kind == "parquet":
-            found = _parquet_columns(name, file_format)
+            found = _parquet_columns(name, file_format, ids_as_text)
         else:
-            found = _jsonl_columns(name, file_format)
+            found = _jsonl_columns(name, file_format, ids_as_text)
         return None if found is None else _codes(*found, name)
     except PrefkitError:
         raise  # a broken limit (line size, nesting depth): the general reader would say the same
@@ -105,7 +111,10 @@ def read_battle_codes(
         return None
 
 
-def _parquet_columns(path: str, file_format: str) -> tuple[list[Any], dict[str, int]] | None:
+def _parquet_columns(
+    path: str, file_format: str, ids_as_text: bool
+) -> tuple[list[Any], dict[str, int]] | None:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     with open(path, "rb") as fh:
@@ -118,9 +127,14 @@ def _parquet_columns(path: str, file_format: str) -> tuple[list[Any], dict[str, 
     if layout is None or kind not in (None, b"pairwise"):
         return None
     columns, labels = LAYOUTS[layout]
-    with pq.ParquetFile(path, read_dictionary=list(columns)) as parquet:
+    integer = {c for c in columns[:2] if pa.types.is_integer(schema.field(c).type)}
+    if integer and not ids_as_text:
+        return None  # the general reader's error names the option
+    text = [c for c in columns if c not in integer]
+    with pq.ParquetFile(path, read_dictionary=text) as parquet:
         table = parquet.read(columns=list(columns))
-    return [table.column(c) for c in columns], labels
+    return [_text_dictionary(table.column(c)) if c in integer else table.column(c)
+            for c in columns], labels
 
 
 def _first_keys(path: str) -> list[str] | None:
@@ -137,35 +151,65 @@ def _first_keys(path: str) -> list[str] | None:
     return list(record) if isinstance(record, dict) else None
 
 
-def _jsonl_columns(path: str, file_format: str) -> tuple[list[Any], dict[str, int]] | None:
+def _jsonl_columns(
+    path: str, file_format: str, ids_as_text: bool
+) -> tuple[list[Any], dict[str, int]] | None:
     import pyarrow as pa
-    import pyarrow.json as pajson
-
-    from prefkit.data.io import json_lines_stream
 
     keys = _first_keys(path)
     layout = None if keys is None else _layout(keys, file_format)
     if layout is None:
         return None
     columns, labels = LAYOUTS[layout]
+    table = _read_jsonl(path, [(c, pa.string()) for c in columns])
+    if table is None:
+        return None
+    if isinstance(table, pa.ArrowInvalid):  # not all text
+        if not ids_as_text:
+            return None
+        # both ids integers in every line (a mix of text and integers: the general reader)
+        table = _read_jsonl(path, [(c, pa.int64() if c in columns[:2] else pa.string())
+                                   for c in columns])
+        if not isinstance(table, pa.Table):
+            return None
+    return [_text_dictionary(table.column(c)) for c in columns], labels
+
+
+def _read_jsonl(path: str, fields: list[tuple[str, Any]]) -> Any:
+    """The JSON-lines file read with an explicit schema of exactly ``fields``; the ArrowInvalid
+    (returned) when a value does not fit; ``None`` for compressions Arrow cannot stream."""
+    import pyarrow as pa
+    import pyarrow.json as pajson
+
+    from prefkit.data.io import json_lines_stream
+
     stream = json_lines_stream(path)  # size and nesting-depth guard first (DataError: raised)
     if stream is None:
         return None
-    schema = pa.schema([(c, pa.string()) for c in columns])
-    parse = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
+    parse = pajson.ParseOptions(explicit_schema=pa.schema(fields),
+                                unexpected_field_behavior="error")
     read = pajson.ReadOptions(block_size=1 << 20, use_threads=True)
     with stream:
-        reader = pajson.open_json(stream, read_options=read, parse_options=parse)
-        table = pa.Table.from_batches(list(reader), schema=reader.schema)
-    from pyarrow import _compute  # the kernel alone: pyarrow.compute's wrappers cost ~60 ms
+        try:
+            reader = pajson.open_json(stream, read_options=read, parse_options=parse)
+            return pa.Table.from_batches(list(reader), schema=reader.schema)
+        except pa.ArrowInvalid as err:
+            return err
 
-    return [
-        pa.chunked_array(
-            [_compute.call_function("dictionary_encode", [chunk]) for chunk in column.chunks],
-            type=pa.dictionary(pa.int32(), pa.string()),
-        )
-        for column in (table.column(c) for c in columns)
-    ], labels
+
+def _text_dictionary(column: Any) -> Any:
+    """A text or integer column as a dictionary of text (an integer as its decimal text)."""
+    import pyarrow as pa
+    from pyarrow import _compute  # the kernels alone: pyarrow.compute's wrappers cost ~60 ms
+
+    chunks = column.chunks
+    if pa.types.is_integer(column.type):
+        to_text = _compute.CastOptions.safe(pa.string())
+        chunks = [_compute.call_function("cast", [chunk], to_text) for chunk in chunks]
+    return pa.chunked_array(
+        [_compute.call_function("dictionary_encode", [chunk]) for chunk in chunks],
+        type=pa.dictionary(pa.int32(), pa.string()),
+    )
 
 
 def _dictionary_chunks(column: Any) -> list[tuple[list[str], np.ndarray]] | None:

@@ -32,6 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from prefkit.data.ids import hint_for, ids_as_text_enabled, record_ids_as_text, table_ids_as_text
 from prefkit.errors import DataError
 
 Kind = Literal["pairwise", "ranking", "rating"]
@@ -152,7 +153,7 @@ def _type_error(
     family = _type_family(col.type)
     shown = json.dumps(value, ensure_ascii=False, default=str)
     shown = shown if len(shown) <= 40 else shown[:37] + "..."
-    what = reason or f"expected {expected}, got {family} {shown}"
+    what = reason or f"expected {expected}, got {family} {shown}{hint_for(name, value)}"
     return DataError(what, source=source, line=line, row=None if line else row, field=name)
 
 
@@ -163,8 +164,11 @@ def _conform(
 
     Strict, per value (see docs/format.md, "Validation rules"): a number field takes numbers
     only (never ``true`` or ``"0.7"``); a text field takes text only (never ``true`` or
-    ``12``); integers become floats and ``string`` becomes ``large_string`` as needed.
+    ``12``); integers become floats and ``string`` becomes ``large_string`` as needed.  Integer
+    ids become text only while a read asks for it (:mod:`prefkit.data.ids`).
     """
+    if ids_as_text_enabled():
+        table = table_ids_as_text(table)
     fields = known_fields(kind)
     columns, names = [], []
     for name in table.column_names:
@@ -179,6 +183,9 @@ def _conform(
             elif family not in (wanted, "null"):
                 expected = {"number": "number", "string": "string"}.get(wanted, str(target))
                 raise _type_error(name, col, expected, source, line_numbers)
+            elif _text_list(target) and _type_family(col.type.value_type) not in ("string", "null"):
+                # list<int64> casts to list<string> without a word: refuse it as the records do
+                raise _type_error(name, col, "string list", source, line_numbers)
             elif name == "scores" and pa.types.is_struct(col.type):
                 try:
                     col = pa.chunked_array(
@@ -200,6 +207,10 @@ def _conform(
         columns.append(col)
         names.append(name)
     return pa.table(columns, names=names)
+
+
+def _text_list(arrow_type: pa.DataType) -> bool:
+    return pa.types.is_list(arrow_type) and _type_family(arrow_type.value_type) == "string"
 
 
 def _scores_map(value: Mapping[str, Any] | None) -> list[tuple[str, float]] | None:
@@ -264,7 +275,7 @@ def _check_values(key: str, values: list[Any], target: pa.DataType, source: str 
             shown = json.dumps(value, ensure_ascii=False, default=str)
             shown = shown if len(shown) <= 40 else shown[:37] + "..."
             raise DataError(
-                f"expected {expected}, got {type(value).__name__} {shown}",
+                f"expected {expected}, got {type(value).__name__} {shown}{hint_for(key, value)}",
                 source=source,
                 row=row,
                 field=key,
@@ -282,6 +293,8 @@ def records_to_table(
     ``types`` fixes the Arrow type of known columns; others are inferred.
     """
     types = types or {}
+    if ids_as_text_enabled():
+        rows = [record_ids_as_text(row) for row in rows]
     names: dict[str, None] = {}
     for row in rows:
         names.update(dict.fromkeys(row))
@@ -311,7 +324,7 @@ def _encode(column: pa.ChunkedArray | pa.Array) -> tuple[list[Any], np.ndarray]:
     """Dictionary-encode a column: (distinct values, int32 index per row; nulls -> len(values))."""
     if isinstance(column, pa.Array):
         column = pa.chunked_array([column])
-    if column.num_chunks == 0:
+    if len(column) == 0:  # no rows (a header-only file may still hold one empty chunk)
         return [], np.zeros(0, dtype=np.int32)
     encoded = pa.table({"x": pc.dictionary_encode(column)}).unify_dictionaries().column("x")
     values = encoded.chunk(0).dictionary.to_pylist()

@@ -8,15 +8,24 @@ machine by :mod:`prefkit.encode.onnx_export`.  Its vectors agree with the torch 
 cosine ≥ 0.99 per text (tests/encode/test_onnx_encoder.py); they are *not* identical, so its
 cache id differs (``onnx:…``) and the two never share cached vectors.
 
-Texts are sorted by length (longest first) and batched, so padding is small, as
-sentence-transformers does.
+**No padding, many runs at once.**  Texts are tokenized without padding and each forward pass
+holds texts of one token length only (by default one text), so the attention mask is all ones,
+nothing is computed on padding, and a text's vector does not depend on the other texts of the
+call (the same text always gives the same vector, whatever its neighbours, shard or engine).
+The session runs single-threaded and ``threads`` passes run at once on a thread pool (ONNX
+Runtime releases the GIL).  Measured against sentence-transformers on the same 2 cores and the
+same texts (docs/benchmarks.md), this is what lifts int8 from 1.6× (batches of 32 padded texts
+on two intra-op threads: small per-head attention products, per-op thread hand-offs and
+activations that leave the L2 cache) to about 3×: each pass's activations stay in one core's
+cache and no thread ever waits for another.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +65,22 @@ def _check_pooling(model_path: Path) -> bool:
     return True
 
 
+#: ``model_type`` values whose graphs ONNX Runtime's BERT optimiser fuses (onnx_export)
+BERT_FAMILY = ("bert",)
+
+
+def _check_bert_family(model_path: Path) -> None:
+    """One line unless ``model_path`` holds a BERT-family model (``config.json``'s
+    ``model_type``): the export fuses BERT attention and nothing else."""
+    config = model_path / "config.json"
+    if not config.is_file():
+        raise EncoderError(f"{model_path}: not an encoder model directory (no config.json)")
+    model_type = json.loads(config.read_text(encoding="utf-8")).get("model_type")
+    if model_type not in BERT_FAMILY:
+        raise EncoderError(f"{config}: model_type {model_type!r} is not BERT-family; the ONNX "
+                           "encoder exports BERT models only: use --encoder-backend torch")
+
+
 class OnnxEncoder:
     """A sentence encoder on ONNX Runtime (module docstring).
 
@@ -63,8 +88,10 @@ class OnnxEncoder:
         model: a sentence-transformers model directory (BERT family, mean pooling); ``None`` for
             the bundled all-MiniLM-L6-v2.
         settings: export and quantization settings (:class:`OnnxSettings`; default int8).
-        batch_size: texts per forward pass.
-        threads: ONNX Runtime intra-op threads (default: ``torch``'s default, the CPU count).
+        batch_size: at most this many texts per forward pass, all of one token length (no
+            padding); the default 1 makes every vector independent of the other texts.
+        threads: forward passes run at once, each on one thread (default: ``torch``'s thread
+            count, which follows the CPU count and a Ray actor's CPU share).
         cache_dir: cache root for the exported graph (default ``PREFKIT_CACHE``).
         progress: progress on stderr (``None``: a bar on a terminal).
     """
@@ -74,7 +101,7 @@ class OnnxEncoder:
         model: str | os.PathLike[str] | None = None,
         *,
         settings: OnnxSettings | None = None,
-        batch_size: int = 32,
+        batch_size: int = 1,
         normalize: bool = True,
         threads: int | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
@@ -89,7 +116,10 @@ class OnnxEncoder:
         if not self.model_path.exists():
             raise EncoderError(f"{self.model_path}: no such encoder model directory")
         check_model_configs(self.model_path)
+        _check_bert_family(self.model_path)
         self.settings = settings or OnnxSettings()
+        if batch_size < 1:
+            raise EncoderError(f"batch_size must be at least 1 (got {batch_size})")
         self.batch_size = batch_size
         self.normalize = normalize and _check_pooling(self.model_path)
         self.threads = threads
@@ -99,7 +129,7 @@ class OnnxEncoder:
         name = "all-MiniLM-L6-v2" if model is None else self.model_path.name
         self.id = (f"onnx:{name}:{directory_fingerprint(self.model_path)}"
                    f":{self.settings.label()}:{self.settings.key('')[:8]}"
-                   f":norm={int(self.normalize)}")
+                   f":norm={int(self.normalize)}:nopad{batch_size}")
         self._session: Any = None
         self._float_session: Any = None
         self._tokenizer: Any = None
@@ -131,11 +161,10 @@ class OnnxEncoder:
 
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = int(self.threads or _default_threads())
+        # one thread per pass; passes run side by side (module docstring)
+        options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        # idle threads sleep instead of spinning: 1.44× → 1.65× on a shared 2-core machine
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as err:  # a corrupt cache entry: one line, not a traceback
@@ -151,7 +180,11 @@ class OnnxEncoder:
             from transformers.utils import logging as hf_logging
 
             hf_logging.set_verbosity_error()
-            self._tokenizer = AutoTokenizer.from_pretrained(str(self.model_path))
+            try:
+                self._tokenizer = AutoTokenizer.from_pretrained(str(self.model_path))
+            except (OSError, ValueError, RecursionError) as err:
+                raise EncoderError(f"{self.model_path}: cannot load the encoder's tokenizer "
+                                   f"({str(err)[:200]})") from None
             self._tokenizer.model_max_length = self.max_tokens
         return self._tokenizer
 
@@ -160,36 +193,64 @@ class OnnxEncoder:
         config = json.loads((self.model_path / "config.json").read_text(encoding="utf-8"))
         return int(config["hidden_size"])
 
-    def _batch(self, texts: list[str]) -> np.ndarray:
-        enc = self.tokenizer([t.strip() for t in texts], padding=True, truncation="longest_first",
-                             max_length=self.max_tokens, return_tensors="np")
-        width = enc["input_ids"].shape[1]
-        short = self.settings.quantize and width <= self.settings.float_max_tokens
+    def _run(self, ids: list[list[int]]) -> np.ndarray:
+        """Pooled vectors of token sequences that all have the same length (no padding)."""
+        input_ids = np.asarray(ids, dtype=np.int64)
+        short = self.settings.quantize and input_ids.shape[1] <= self.settings.float_max_tokens
         session = self.float_session if short else self.session
         feed = {}
         for spec in session.get_inputs():
-            value = enc[spec.name] if spec.name in enc else np.zeros_like(enc["input_ids"])
-            feed[spec.name] = np.asarray(value, dtype=np.int64)
-        hidden = session.run(None, feed)[0]
-        mask = np.asarray(enc["attention_mask"], dtype=np.float32)[..., None]
-        pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
+            # attention_mask: all ones (no padding); token_type_ids and the like: zeros
+            fill = 1 if spec.name == "attention_mask" else 0
+            feed[spec.name] = (input_ids if spec.name == "input_ids"
+                               else np.full_like(input_ids, fill))
+        pooled = session.run(None, feed)[0].mean(axis=1)
         if self.normalize:
             pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         return pooled.astype(np.float32, copy=False)
 
+    def _groups(self, lengths: list[int]) -> Iterator[np.ndarray]:
+        """Positions grouped into passes: longest first, one token length per pass, at most
+        ``batch_size`` texts."""
+        order = np.argsort([-n for n in lengths], kind="stable")
+        start = 0
+        while start < len(order):
+            stop = start + 1
+            width = lengths[int(order[start])]
+            while (stop < len(order) and stop - start < self.batch_size
+                   and lengths[int(order[stop])] == width):
+                stop += 1
+            yield order[start:stop]
+            start = stop
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Embeddings of ``texts`` (float32, ``(n, dim)``), batched longest first."""
+        """Embeddings of ``texts`` (float32, ``(n, dim)``), in the order given."""
         n = len(texts)
         out = np.empty((n, self.dim), dtype=np.float32)
         if n == 0:
             return out
-        order = np.argsort([-len(t) for t in texts], kind="stable")
-        with progress_bar(self.progress, n, "encoding (onnx)", unit="texts") as advance:
-            for start in range(0, n, self.batch_size):
-                rows = order[start : start + self.batch_size]
-                out[rows] = self._batch([texts[int(i)] for i in rows])
-                advance(len(rows))
+        self.session  # noqa: B018 - export (once) before the pool starts
+        workers = max(1, int(self.threads or _default_threads()))
+        with progress_bar(self.progress, n, "encoding (onnx)", unit="texts") as advance, \
+                ThreadPoolExecutor(workers) as pool:
+            for chunk in range(0, n, _TOKENIZE_CHUNK):
+                piece = [t.strip() for t in texts[chunk : chunk + _TOKENIZE_CHUNK]]
+                ids = self.tokenizer(piece, truncation="longest_first",
+                                     max_length=self.max_tokens)["input_ids"]
+                groups = list(self._groups([len(row) for row in ids]))
+
+                def run(rows: np.ndarray, ids: list[list[int]] = ids,
+                        chunk: int = chunk) -> int:
+                    out[rows + chunk] = self._run([ids[int(i)] for i in rows])
+                    return len(rows)
+
+                for done in pool.map(run, groups):
+                    advance(done)
         return out
+
+
+#: texts tokenized at a time (bounds the token lists held in memory)
+_TOKENIZE_CHUNK = 4096
 
 
 def _default_threads() -> int:

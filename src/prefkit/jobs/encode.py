@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from prefkit.errors import DataError
-from prefkit.jobs.engines import ENGINES, run_shards
+from prefkit.jobs.engines import ENGINES, check_gpu_share, run_shards, worker_device
 from prefkit.jobs.parts import DEFAULT_SHARD_ROWS, PartsDirectory, plan_shards
 
 
@@ -45,13 +45,29 @@ def encode_table(encoder: Any, table: pa.Table) -> np.ndarray:
     return np.stack([vectors[:n], vectors[n:]], axis=1).astype(np.float32, copy=False)
 
 
-class EncodeTask:
-    """The per-worker state of an encoding job: the encoder, loaded once (per Ray actor)."""
+def use_device(encoder: Any, device: str) -> None:
+    """Run the torch encoder behind ``encoder`` (cached or not) on ``device``: it loads its
+    model there, or moves it if loaded; other backends (ONNX Runtime) stay on the CPU."""
+    from prefkit.encode.encoders import SentenceEncoder
 
-    def __init__(self, encoder_dir: str | None = None, encoder_backend: str = "torch") -> None:
+    inner = getattr(encoder, "encoder", encoder)
+    if isinstance(inner, SentenceEncoder) and inner.device != device:
+        inner.device = device
+        if inner._model is not None:
+            inner._model.to(device)
+
+
+class EncodeTask:
+    """The per-worker state of an encoding job: the encoder, loaded once (per Ray actor), on
+    ``device`` (``auto``: the worker's GPU when it has one, :func:`worker_device`)."""
+
+    def __init__(self, encoder_dir: str | None = None, encoder_backend: str = "torch",
+                 device: str = "cpu") -> None:
         from prefkit.encode.onnx_encoder import cached_encoder
 
         self.encoder = cached_encoder(encoder_dir, encoder_backend)
+        if device != "cpu" and encoder_backend == "torch":
+            use_device(self.encoder, worker_device(device))
 
     def __call__(self, table: pa.Table, first_record: int) -> np.ndarray:
         del first_record  # rows come back in shard order
@@ -68,16 +84,19 @@ def run_encode_job(
     workers: int | None = None,
     on_shard: Callable[[int, int], None] | None = None,
     encoder_backend: str = "torch",
+    gpus_per_worker: float = 0.0,
 ) -> dict[str, int]:
     """Embed both responses of every record of ``dataset`` into ``out`` (a ``.npy`` file).
 
-    Same arguments and resumption as :func:`prefkit.jobs.score.run_score_job`.
+    Same arguments and resumption as :func:`prefkit.jobs.score.run_score_job`; with
+    ``gpus_per_worker`` > 0 (Ray) the torch encoder runs on each actor's GPU.
     """
     from prefkit.encode.encoders import bundled_model_path
     from prefkit.encode.fingerprint import directory_fingerprint
 
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r} (expected one of {', '.join(ENGINES)})")
+    gpus = check_gpu_share(engine, gpus_per_worker)
     if dataset.kind != "pairwise":
         raise DataError(f"encoding needs pairwise records, not {dataset.kind}")
     table = dataset.table
@@ -92,7 +111,8 @@ def run_encode_job(
     done = parts.done(shards)
     todo = [s for s in shards if s.index not in done]
     if todo:
-        run_shards(EncodeTask, (encoder, encoder_backend), table, todo, parts, engine=engine,
-                   workers=workers, on_shard=on_shard)
+        device = "auto" if gpus > 0 else "cpu"
+        run_shards(EncodeTask, (encoder, encoder_backend, device), table, todo, parts,
+                   engine=engine, workers=workers, on_shard=on_shard, gpus_per_worker=gpus)
     parts.join(shards)
     return {"records": table.num_rows, "shards": len(shards), "resumed": len(done)}

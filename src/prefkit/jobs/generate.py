@@ -12,8 +12,9 @@ Output: one JSON line per prompt, in input order —
 ``{"record": k, "id": …, "prompt": …, "responses": [n texts], "model": NAME}`` (``id`` when the
 input has one).
 
-On GPUs, give the actors a GPU each (``device="cuda"``; see docs/scale.md), or use vLLM through
-``ray.data.llm`` for large models.
+On GPUs, give the Ray actors a GPU share (``gpus_per_worker``, ``--gpus-per-worker``): the model
+then loads on the GPU Ray assigned to each actor (``device`` ``auto``, the default with a share);
+see docs/scale.md, which also covers vLLM through ``ray.data.llm`` for large models.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 import pyarrow as pa
 
 from prefkit.errors import DataError
-from prefkit.jobs.engines import ENGINES, run_shards
+from prefkit.jobs.engines import ENGINES, check_gpu_share, run_shards, worker_device
 from prefkit.jobs.parts import PartsDirectory, plan_shards
 
 #: prompts per shard by default (generation is slow: small shards resume well)
@@ -44,19 +45,26 @@ def record_seed(seed: int, record: int) -> int:
 def read_prompt_table(path: str | os.PathLike[str]) -> pa.Table:
     """Prompts (``prompt``, and ``id`` when present) of a Parquet file, or of a JSON-lines / text
     file (:func:`prefkit.align.online.prompts.read_prompts`: ``prompt`` or chat ``messages``)."""
+    from prefkit.data.io import check_input_file
+
     path = Path(path)
+    check_input_file(path)  # one line for a missing file, a directory, a loop; a FIFO would block
     if path.suffix.lower() == ".parquet":
         import pyarrow.parquet as pq
 
         if not path.is_file():
-            raise DataError(f"{path}: no such prompts file")
-        table = pq.read_table(path)
+            raise DataError("no such prompts file", source=str(path))
+        try:
+            table = pq.read_table(path)
+        except (pa.ArrowException, OSError) as err:
+            raise DataError(f"not a readable Parquet file ({str(err).splitlines()[0][:160]})",
+                            source=str(path)) from None
         if "prompt" not in table.column_names:
-            raise DataError(f"{path}: no 'prompt' column", field="prompt")
+            raise DataError("no 'prompt' column", source=str(path), field="prompt")
         prompts = table.column("prompt").to_pylist()
         for row, value in enumerate(prompts):
             if not isinstance(value, str) or not value.strip():
-                raise DataError(f"{path}: no prompt text", row=row, field="prompt")
+                raise DataError("no prompt text", source=str(path), row=row, field="prompt")
         ids = (table.column("id").to_pylist() if "id" in table.column_names
                else [None] * len(prompts))
     else:
@@ -65,7 +73,7 @@ def read_prompt_table(path: str | os.PathLike[str]) -> pa.Table:
         prompts = read_prompts(path)
         ids = _jsonl_ids(path, len(prompts))
     if not prompts:
-        raise DataError(f"{path}: no prompts")
+        raise DataError("no prompts", source=str(path))
     return pa.table({"prompt": pa.array(prompts, pa.string()),
                      "id": pa.array([None if i is None else str(i) for i in ids], pa.string())})
 
@@ -111,7 +119,8 @@ def sample_responses(model: Any, tokenizer: Any, prompt: str, *, n: int, max_new
 
 
 class GenerateTask:
-    """The per-worker state of a generation job: the model and tokenizer, loaded once."""
+    """The per-worker state of a generation job: the model and tokenizer, loaded once, on
+    ``device`` (``auto``: the worker's GPU when torch sees one, :func:`worker_device`)."""
 
     def __init__(self, model_dir: str, n: int, max_new_tokens: int, temperature: float,
                  seed: int, device: str = "cpu") -> None:
@@ -122,11 +131,12 @@ class GenerateTask:
         except ImportError:
             raise DataError("generation needs torch and transformers: pip install "
                             "'prefkit[align]'") from None
+        place = worker_device(device)  # outside the try: its DataError names the device
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
-            self.model = AutoModelForCausalLM.from_pretrained(model_dir).to(device).eval()
+            self.model = AutoModelForCausalLM.from_pretrained(model_dir).to(place).eval()
         except (OSError, ValueError) as err:
-            raise DataError(f"{model_dir}: not a causal LM directory ({str(err)[:160]})"
+            raise DataError(f"not a causal LM directory ({str(err)[:160]})", source=model_dir
                             ) from None
         self.name = Path(model_dir).name
         self.n, self.max_new_tokens = n, max_new_tokens
@@ -160,14 +170,17 @@ def run_generate_job(
     max_new_tokens: int = 64,
     temperature: float = 1.0,
     seed: int = 0,
-    device: str = "cpu",
+    device: str | None = None,
     shard_rows: int = DEFAULT_GENERATE_SHARD_ROWS,
     workers: int | None = None,
     on_shard: Callable[[int, int], None] | None = None,
+    gpus_per_worker: float = 0.0,
 ) -> dict[str, int]:
     """Generate ``n`` responses per prompt of ``prompts`` (:func:`read_prompt_table`) with the
     causal LM in ``model_dir`` into ``out`` (JSON lines, input order); same engines, shards and
-    resumption as :func:`prefkit.jobs.score.run_score_job`.
+    resumption as :func:`prefkit.jobs.score.run_score_job`.  ``device``: ``cpu``, ``cuda`` or
+    ``auto``; by default ``cpu``, or ``auto`` (each Ray actor's GPU) with ``gpus_per_worker`` > 0.
+    ``cuda`` on Ray needs a GPU share: Ray reserves a GPU for an actor only when it asks.
 
     Returns ``{"records", "shards", "resumed", "responses"}``.
     """
@@ -175,12 +188,20 @@ def run_generate_job(
 
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r} (expected one of {', '.join(ENGINES)})")
+    gpus = check_gpu_share(engine, gpus_per_worker)
+    device = device or ("auto" if gpus > 0 else "cpu")
+    if engine == "ray" and device.startswith("cuda") and gpus == 0:
+        raise DataError(f"{device} on Ray needs --gpus-per-worker > 0 (Ray reserves a GPU "
+                        "for an actor only when it asks for one)", field="--device")
     if n < 1 or max_new_tokens < 1 or temperature < 0:
         raise DataError("need n ≥ 1, max_new_tokens ≥ 1 and temperature ≥ 0",
                         field="--n/--max-new-tokens/--temperature")
+    from prefkit.core.devices import check_device
+
+    check_device(device)  # a misspelt device: one line here, not a dead actor later
     model_path = Path(model_dir)
     if not (model_path / "config.json").is_file():
-        raise DataError(f"{model_path}: not a model directory (no config.json)")
+        raise DataError("not a model directory (no config.json)", source=str(model_path))
     settings: Sequence[Any] = (n, max_new_tokens, float(temperature), seed)
     key = f"generate:{directory_fingerprint(model_path)}:{json.dumps(list(settings))}"
     shards = plan_shards(prompts, key, shard_rows)
@@ -190,7 +211,7 @@ def run_generate_job(
     if todo:
         task_args = (os.fspath(model_path), n, max_new_tokens, float(temperature), seed, device)
         run_shards(GenerateTask, task_args, prompts, todo, parts, engine=engine,
-                   workers=workers, on_shard=on_shard)
+                   workers=workers, on_shard=on_shard, gpus_per_worker=gpus)
     parts.join(shards)
     return {"records": prompts.num_rows, "shards": len(shards), "resumed": len(done),
             "responses": prompts.num_rows * n}

@@ -28,7 +28,7 @@ from typing import Any
 import pyarrow as pa
 
 from prefkit.errors import DataError
-from prefkit.jobs.engines import ENGINES, run_shards
+from prefkit.jobs.engines import ENGINES, check_gpu_share, run_shards
 from prefkit.jobs.parts import PartsDirectory, plan_shards
 
 #: the columns of a pairs table, as :class:`prefkit.judge.run.PairsToJudge` holds them
@@ -142,6 +142,7 @@ def run_judge_job(
     shard_rows: int = DEFAULT_JUDGE_SHARD_ROWS,
     workers: int | None = None,
     on_shard: Callable[[int, int], None] | None = None,
+    gpus_per_worker: float = 0.0,
 ) -> dict[str, int]:
     """Judge every pair of ``pairs`` by each of ``models`` into ``out`` (``prefkit-judgment``
     JSON lines, in input order).
@@ -162,6 +163,8 @@ def run_judge_job(
         shard_rows: pairs per shard (the unit of work and of resumption).
         workers: Ray actors (default: one per CPU of the cluster); ignored by ``local``.
         on_shard: called with (shard pairs, shards still to do) as each shard finishes.
+        gpus_per_worker: each Ray actor's GPU share; an ``hf:`` judge with device ``auto``
+            then runs on the actor's GPU (Ray sets its ``CUDA_VISIBLE_DEVICES``).
 
     Returns ``{"records", "shards", "resumed", "judgments"}``.
     """
@@ -170,6 +173,7 @@ def run_judge_job(
 
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r} (expected one of {', '.join(ENGINES)})")
+    gpus = check_gpu_share(engine, gpus_per_worker)
     orders = tuple(orders)
     if not orders or set(orders) - set(ORDERS):
         raise DataError(f"orders must be among {ORDERS}", field="--orders")
@@ -177,6 +181,10 @@ def run_judge_job(
         raise DataError("give one or more distinct judges", field="--model")
     options = dict(backend_options or {})
     tmpl = load_template(template)  # a bad template is one line before any work
+    if any(str(m).startswith("hf:") for m in models):  # checked here, not in a Ray actor
+        from prefkit.core.devices import check_device
+
+        check_device(str(options.get("device", "auto")))
     table = pairs_table(pairs)
     out = Path(out)
     cache_path = os.fspath(cache) if cache is not None else os.fspath(
@@ -189,7 +197,7 @@ def run_judge_job(
     if todo:
         task_args = (list(models), options, template, orders, cache_path, reask)
         run_shards(JudgeTask, task_args, table, todo, parts, engine=engine, workers=workers,
-                   on_shard=on_shard)
+                   on_shard=on_shard, gpus_per_worker=gpus)
     parts.join(shards)
     return {"records": table.num_rows, "shards": len(shards), "resumed": len(done),
             "judgments": table.num_rows * len(orders) * len(models)}

@@ -4,15 +4,20 @@ A shard is a slice of the input's records.  Its *content hash* digests the job's
 model's content fingerprint and settings) and the shard's records (their Arrow IPC bytes), so a
 restarted job recognises finished shards even if the input file was rewritten with the same
 records, and never reuses a shard computed by another model.  Finished shards are JSON-lines
-files ``NNNNNN-HASH.jsonl`` in ``OUT.parts/``, each written atomically; the directory carries
-prefkit's manifest, so only a directory prefkit wrote is ever read from or removed.
+files ``NNNNNN-HASH.jsonl`` in ``OUT.parts/``, each written atomically and followed by a
+``NAME.sha256`` of its bytes: a resumed job reuses a part only when it still has those bytes (a
+part edited, truncated or replaced by hand is computed again).  The directory carries prefkit's
+manifest, so only a directory prefkit wrote is ever read from, and only the files prefkit wrote
+there are ever removed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,11 +26,16 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from prefkit.core.atomic import MANIFEST, atomic_path, read_manifest
+from prefkit.core.atomic import MANIFEST, TEMP_PREFIX, atomic_path, atomic_write_text, read_manifest
 from prefkit.errors import ModelFileError
 
 #: Records per shard by default: big enough to amortise a model call, small enough to resume.
 DEFAULT_SHARD_ROWS = 4096
+#: suffix of the file holding a part's SHA-256 (written after the part: a part without it, or
+#: whose bytes no longer match it, is not finished)
+CHECKSUM = ".sha256"
+#: names of the files prefkit writes into a parts directory (parts and their checksums)
+PART_NAME = re.compile(r"\d{6,}-[0-9a-f]{16}\.(jsonl|npy)(\.sha256)?")
 
 
 @dataclass(frozen=True)
@@ -74,8 +84,11 @@ class PartsDirectory:
             raise ValueError(f"parts are .jsonl or .npy, not {suffix}")
         self.suffix = suffix
         self.out = Path(out)
+        if self.out.is_dir():
+            raise ModelFileError(f"{self.out}: is a directory, expected a file name")
         self.path = self.out.with_name(self.out.name + ".parts")
-        if self.path.exists() and not self._ours():
+        empty = self.path.is_dir() and not self.path.is_symlink() and not any(self.path.iterdir())
+        if self.path.exists() and not (self._ours() or empty):  # empty: a kill before the manifest
             raise ModelFileError(
                 f"{self.path}: exists and was not written by prefkit; move it away to run this job"
             )
@@ -86,26 +99,38 @@ class PartsDirectory:
         )
 
     def done(self, shards: Iterable[Shard]) -> set[int]:
-        """Indices of the shards whose part file is already here (same content hash)."""
-        if not self.path.is_dir():
+        """Indices of the shards whose part is already here (same content hash) and intact (its
+        bytes match the checksum written with it)."""
+        if not self._ours():
             return set()
-        present = {p.name for p in self.path.iterdir() if p.is_file()}
-        return {s.index for s in shards if s.name(self.suffix) in present}
+        return {s.index for s in shards if self._intact(self.path / s.name(self.suffix))}
+
+    @staticmethod
+    def _intact(part: Path) -> bool:
+        mark = part.with_name(part.name + CHECKSUM)
+        if part.is_symlink() or mark.is_symlink() or not (part.is_file() and mark.is_file()):
+            return False
+        try:
+            return mark.read_text(encoding="ascii").strip() == _file_sha256(part)
+        except (OSError, UnicodeDecodeError):
+            return False
 
     def write(self, shard: Shard, payload: Iterable[str] | np.ndarray) -> None:
         """Keep one finished shard (atomically: a killed job leaves whole parts only)."""
-        if not self.path.exists():
-            self.path.mkdir(parents=True)
+        if not self._ours():  # new (or left empty by a kill): the manifest first, atomically
+            self.path.mkdir(parents=True, exist_ok=True)
             manifest = {"files": [], "written_by": "prefkit", "purpose": f"parts of {self.out}"}
-            (self.path / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+            atomic_write_text(self.path / MANIFEST, json.dumps(manifest))
         with atomic_path(self.path / shard.name(self.suffix)) as tmp:
             if self.suffix == ".npy":
                 with open(tmp, "wb") as fh:
                     np.save(fh, np.asarray(payload), allow_pickle=False)
-                return
-            with open(tmp, "w", encoding="utf-8") as fh:
-                for line in payload:
-                    fh.write(line + "\n")
+            else:
+                with open(tmp, "w", encoding="utf-8") as fh:
+                    for line in payload:
+                        fh.write(line + "\n")
+        part = self.path / shard.name(self.suffix)
+        atomic_write_text(part.with_name(part.name + CHECKSUM), _file_sha256(part) + "\n")
 
     def join(self, shards: list[Shard]) -> None:
         """Write ``OUT`` from every shard's part, in order, atomically; then drop the parts."""
@@ -136,5 +161,46 @@ class PartsDirectory:
         del out
 
     def remove(self) -> None:
-        if self._ours():
-            shutil.rmtree(self.path)
+        """Delete the parts and checksums (and temporary files) prefkit wrote; the directory
+        goes too unless someone put files of their own there (those are never touched)."""
+        if not self._ours():
+            return
+        for entry in self.path.iterdir():
+            ours = PART_NAME.fullmatch(entry.name) or entry.name.startswith(TEMP_PREFIX)
+            if ours and (entry.is_file() or entry.is_symlink()):
+                entry.unlink()
+        if {p.name for p in self.path.iterdir()} <= {MANIFEST}:
+            with contextlib.suppress(FileNotFoundError):
+                (self.path / MANIFEST).unlink()
+            self.path.rmdir()
+
+
+def check_job_output(
+    out: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str] | None]
+) -> None:
+    """Refuse, in one line and before any work, an output that is a directory, that is one of
+    the job's input files (it would be replaced), or that lies inside an input directory (a
+    saved model or encoder: the output and its parts would change it)."""
+    target = Path(out)
+    if target.is_dir():
+        raise ModelFileError(f"{target}: is a directory, expected a file name")
+    real = Path(os.path.realpath(target))
+    for item in inputs:
+        if item is None or not Path(item).exists():
+            continue
+        source = Path(item)
+        if source.is_dir():
+            base = Path(os.path.realpath(source))
+            if base == real or base in real.parents:
+                raise ModelFileError(f"{target}: inside the input directory {source}; write the "
+                                     "output somewhere else")
+        elif target.exists() and os.path.samefile(target, source):
+            raise ModelFileError(f"{target}: is the input file {source}; choose another output")
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from prefkit.jobs.engines import ENGINES, run_shards
+from prefkit.jobs.engines import ENGINES, check_gpu_share, run_shards, worker_device
 from prefkit.jobs.parts import DEFAULT_SHARD_ROWS, PartsDirectory, plan_shards
 
 
@@ -43,10 +43,12 @@ def score_lines(model: Any, dataset: Any, first_record: int = 0) -> list[str]:
 
 
 class ScoreTask:
-    """The per-worker state of a scoring job: the model, loaded once (per Ray actor)."""
+    """The per-worker state of a scoring job: the model, loaded once (per Ray actor); with
+    ``device`` ``auto`` its torch parts (encoder, fine-tuned transformer) go to the worker's GPU
+    when it has one (:func:`~prefkit.jobs.engines.worker_device`)."""
 
     def __init__(self, model_dir: str, encoder_dir: str | None = None,
-                 encoder_backend: str = "torch") -> None:
+                 encoder_backend: str = "torch", device: str = "cpu") -> None:
         from prefkit.core.persist import load
 
         kwargs: dict[str, Any] = {}
@@ -61,11 +63,34 @@ class ScoreTask:
 
             kwargs["encoder"] = CachedEncoder(SentenceEncoder(encoder_dir))
         self.model = load(model_dir, **kwargs)
+        if device != "cpu":
+            _model_to_device(self.model, device)
 
     def __call__(self, table: pa.Table, first_record: int) -> list[str]:
         from prefkit.data import PreferenceDataset
 
         return score_lines(self.model, PreferenceDataset(table, "pairwise"), first_record)
+
+
+def _model_to_device(model: Any, requested: str) -> None:
+    """Move ``model``'s torch parts to the ``requested`` device (:func:`worker_device`): its
+    sentence encoder (the default one when it has none yet) and a fine-tuned transformer
+    (``model_``); small heads stay on the CPU, and a model without torch parts (Bradley–Terry)
+    does not even import torch."""
+    from prefkit.jobs.encode import use_device
+
+    module = getattr(model, "model_", None)
+    reward = hasattr(model, "encoder") and hasattr(model, "_encoder")  # the reward models
+    if (module is None and not reward) or (device := worker_device(requested)) == "cpu":
+        return
+    if reward:
+        if model.encoder is None:  # what their lazy ``_encoder()`` would build
+            from prefkit.encode import default_encoder
+
+            model.encoder = default_encoder()
+        use_device(model.encoder, device)
+    if module is not None and hasattr(module, "to"):
+        module.to(device)
 
 
 def job_key(model_dir: str | os.PathLike[str], encoder_dir: str | None,
@@ -93,6 +118,7 @@ def run_score_job(
     model: Any = None,
     on_shard: Callable[[int, int], None] | None = None,
     encoder_backend: str = "torch",
+    gpus_per_worker: float = 0.0,
 ) -> dict[str, int]:
     """Score every record of ``dataset`` with the model in ``model_dir`` into ``out`` (JSON lines).
 
@@ -106,11 +132,14 @@ def run_score_job(
         workers: Ray actors (default: one per CPU of the cluster); ignored by ``local``.
         model: an already loaded model for the local engine (saves loading it twice).
         on_shard: called with (shard records, shards still to do) as each shard finishes.
+        gpus_per_worker: each Ray actor's GPU share (``num_gpus``; 0.5: two actors per GPU);
+            the model's torch parts then run on the actor's GPU.
 
     Returns ``{"records": …, "shards": …, "resumed": shards skipped because already done}``.
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r} (expected one of {', '.join(ENGINES)})")
+    gpus = check_gpu_share(engine, gpus_per_worker)
     encoder = None if encoder_dir is None else os.fspath(encoder_dir)
     table = dataset.table
     shards = plan_shards(table, job_key(model_dir, encoder, encoder_backend), shard_rows)
@@ -118,12 +147,13 @@ def run_score_job(
     done = parts.done(shards)
     todo = [s for s in shards if s.index not in done]
     if todo:
-        task_args = (os.fspath(Path(model_dir)), encoder, encoder_backend)
+        task_args = (os.fspath(Path(model_dir)), encoder, encoder_backend,
+                     "auto" if gpus > 0 else "cpu")
         preloaded = None
         if engine == "local" and model is not None:
             preloaded = ScoreTask.__new__(ScoreTask)
             preloaded.model = model
         run_shards(ScoreTask, task_args, table, todo, parts, engine=engine, workers=workers,
-                   preloaded=preloaded, on_shard=on_shard)
+                   preloaded=preloaded, on_shard=on_shard, gpus_per_worker=gpus)
     parts.join(shards)
     return {"records": table.num_rows, "shards": len(shards), "resumed": len(done)}

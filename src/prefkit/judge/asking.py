@@ -11,15 +11,12 @@ for pairs.  One question = one chat request:
 3. the reply is parsed; an unparsed reply is asked again up to ``reask`` times (each re-ask has
    its own key) and otherwise kept with ``verdict.reason`` — counted, never scored.
 
-:class:`JsonlSink` appends one whole JSON line per finished item, flushed as it arrives; on open it
-cuts a torn last line of a killed run and reads back the ids already written (resume), and holds
-an advisory lock so two runs never write one file.
+The resumable output and the run around the questions are :mod:`prefkit.judge.runner`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,73 +125,6 @@ async def ask_parsed(
     if not verdict.parsed:
         stats.unparsed += 1
     return Answer(text, verdict, usage, r, cached)
-
-
-class JsonlSink:
-    """Append-only JSONL output keyed by ``key`` (resume; see the module notes)."""
-
-    def __init__(self, path: str | Path, key: str = "id", fmt: str | None = None) -> None:
-        self.path = Path(path)
-        self.key = key
-        self.format = fmt
-        self.done: set[str] = set()
-        self.handle: Any = None
-
-    def __enter__(self) -> JsonlSink:
-        if self.path.exists():
-            data = self.path.read_bytes()
-            end = data.rfind(b"\n") + 1
-            if end < len(data):
-                with open(self.path, "r+b") as handle:
-                    handle.truncate(end)
-            for number, line in enumerate(data[:end].splitlines(), 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = parse_json_line(line, str(self.path), number)
-                    if self.format is not None and record.get("format") != self.format:
-                        raise KeyError("format")
-                    self.done.add(str(record[self.key]))
-                except (ValueError, KeyError, TypeError, AttributeError):
-                    raise DataError(f"not a {self.format or 'prefkit'} line; choose another --out",
-                                    source=str(self.path), line=number) from None
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.handle = open(self.path, "a", encoding="utf-8")
-        try:
-            import fcntl
-
-            fcntl.flock(self.handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except ImportError:  # pragma: no cover - no advisory locks on Windows
-            pass
-        except OSError:
-            self.handle.close()
-            raise DataError("another run is writing this file", source=str(self.path)) from None
-        return self
-
-    def write(self, record: dict[str, Any]) -> None:
-        self.handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self.handle.flush()
-        self.done.add(str(record[self.key]))
-
-    def __exit__(self, *exc: object) -> None:
-        if self.handle is not None:
-            self.handle.close()
-
-
-def written_ids(path: str | Path, key: str = "id") -> set[str]:
-    """Ids already in a (possibly torn) JSONL output, read without changing it; bad lines are
-    left for :class:`JsonlSink` to report."""
-    path = Path(path)
-    if not path.exists():
-        return set()
-    data = path.read_bytes()
-    ids = set()
-    for line in data[: data.rfind(b"\n") + 1].splitlines():
-        try:
-            ids.add(str(parse_json_line(line, str(path))[key]))
-        except (ValueError, KeyError, TypeError):
-            continue
-    return ids
 
 
 def read_jsonl(path: str | Path, fmt: str) -> list[tuple[int, dict[str, Any]]]:

@@ -85,6 +85,13 @@ class JudgeCache:
         self._since = time.monotonic()
         try:
             self.db = sqlite3.connect(self.path, isolation_level=None)
+            tables = {row[0] for row in self.db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if tables and "replies" not in tables:  # someone else's database: never touch it
+                self.db.close()
+                raise DataError("not a judge cache: an SQLite database with other tables "
+                                f"({', '.join(sorted(tables)[:3])}); choose another cache file",
+                                source=str(self.path))
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute(

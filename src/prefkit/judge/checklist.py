@@ -29,46 +29,32 @@ import hashlib
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from prefkit.core.limits import parse_json_line
 from prefkit.data.schema import PreferenceDataset
 from prefkit.errors import DataError
-from prefkit.judge.asking import (
-    Answer,
-    AskStats,
-    JsonlSink,
-    ask_parsed,
-    identity_of,
-    read_jsonl,
-    session,
-    written_ids,
-)
+from prefkit.judge.asking import Answer, AskFn, ask_parsed, identity_of
 from prefkit.judge.cache import JudgeCache
 from prefkit.judge.grading import GradeItems
 from prefkit.judge.parsing import parse_checklist_questions, parse_yes_no
+from prefkit.judge.runner import RecordRun, RecordsSummary, read_rated
 from prefkit.judge.templates import Template, load_template
 
 FORMAT = "prefkit-checklist"
 
 
 @dataclass
-class ChecklistSummary:
+class ChecklistSummary(RecordsSummary):
     """What a checklist run did: checklists generated, responses written, request counts."""
 
-    total: int = 0
-    already_done: int = 0
-    written: int = 0
     checklists: int = 0
     checklists_unparsed: int = 0
-    stats: AskStats = field(default_factory=AskStats)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"total": self.total, "already_done": self.already_done, "written": self.written,
-                "checklists": self.checklists, "checklists_unparsed": self.checklists_unparsed,
-                **self.stats.as_dict()}
+    def protocol_counts(self) -> dict[str, Any]:
+        return {"checklists": self.checklists, "checklists_unparsed": self.checklists_unparsed}
 
 
 def _prompt_id(prompt: str) -> str:
@@ -100,76 +86,66 @@ async def achecklist(
     ans = answer_template or load_template("checklist_answer")
     items.check()
     identity = identity_of(backend)
-    summary = ChecklistSummary(total=len(items))
+    summary = ChecklistSummary()
+    run = RecordRun(out, FORMAT, items.ids, summary)
     given = dict(checklists or {})
-    done = written_ids(out)
-    pending = [i for i in range(len(items)) if items.ids[i] not in done]
-    summary.already_done = len(items) - len(pending)
-    prompts = sorted({items.prompts[i] for i in pending} - set(given))
+    prompts = sorted({items.prompts[i] for i in run.pending} - set(given))
     if on_total:
-        on_total(len(prompts) + len(pending))
-    # the pre-flight check runs before the output file is touched
-    async with session(backend, preflight=bool(pending)) as ask:
-        with JsonlSink(out, fmt=FORMAT) as sink:
+        on_total(len(prompts) + len(run.pending))
+    made: dict[str, Answer] = {}
 
-            async def make(prompt: str) -> tuple[str, Answer]:
-                answer = await ask_parsed(
-                    ask, item_id=_prompt_id(prompt), messages=gen.render(question=prompt),
-                    template=gen, parse=parse_checklist_questions, identity=identity,
-                    cache=cache, reask=reask, stats=summary.stats)
-                if advance:
-                    advance(1)
-                return prompt, answer
+    async def generate(ask: AskFn) -> None:
+        """One checklist per instruction, asked before any response is checked."""
 
-            made = dict(await asyncio.gather(*(make(p) for p in prompts)))
-            summary.checklists = len(made)
-            summary.checklists_unparsed = sum(not a.verdict.parsed for a in made.values())
+        async def make(prompt: str) -> tuple[str, Answer]:
+            answer = await ask_parsed(
+                ask, item_id=_prompt_id(prompt), messages=gen.render(question=prompt),
+                template=gen, parse=parse_checklist_questions, identity=identity,
+                cache=cache, reask=reask, stats=summary.stats)
+            if advance:
+                advance(1)
+            return prompt, answer
 
-            async def one(i: int) -> None:
-                prompt, response = items.prompts[i], items.responses[i]
-                generated = made.get(prompt)
-                questions = given.get(prompt) or (
-                    list(generated.verdict.value) if generated and generated.verdict.parsed
-                    else [])
-                if generated is not None and generated.error is not None:
-                    if advance:
-                        advance(1)
-                    return  # the checklist request failed: nothing written, asked next run
-                answers = await asyncio.gather(*(
-                    ask_parsed(ask, item_id=f"{items.ids[i]}#{k}",
-                               messages=ans.render(question=prompt, response=response, item=q),
-                               template=ans, parse=parse_yes_no, identity=identity,
-                               cache=cache, reask=reask, stats=summary.stats)
-                    for k, q in enumerate(questions)))
-                if any(a.error is not None for a in answers):
-                    if advance:
-                        advance(1)
-                    return
-                values = [a.verdict.value for a in answers]
-                unparsed = sum(v is None for v in values)
-                error = ("no checklist" if not questions else
-                         f"{unparsed} of {len(values)} checklist answers unparsed" if unparsed
-                         else None)
-                sink.write({
-                    "format": FORMAT, "id": items.ids[i], "item": items.items[i],
-                    "prompt": prompt, "text": response, "score": pass_rate(values),
-                    "yes": values.count("yes"), "no": values.count("no"),
-                    "unparsed": unparsed, "parse_error": error,
-                    "checklist": [
-                        {"question": q, "answer": a.verdict.value,
-                         "parse_error": a.verdict.reason, "rationale": a.text,
-                         "reasks": a.reasks, "cached": a.cached}
-                        for q, a in zip(questions, answers, strict=True)],
-                    "checklist_source": "given" if prompt in given else "generated",
-                    "checklist_rationale": None if generated is None else generated.text,
-                    "annotator_id": getattr(backend, "name", None),
-                    "template_hash": {"generate": gen.hash, "answer": ans.hash},
-                })
-                summary.written += 1
-                if advance:
-                    advance(1)
+        made.update(await asyncio.gather(*(make(p) for p in prompts)))
+        summary.checklists = len(made)
+        summary.checklists_unparsed = sum(not a.verdict.parsed for a in made.values())
 
-            await asyncio.gather(*(one(i) for i in pending))
+    async def answer(ask: AskFn, i: int) -> dict[str, Any] | None:
+        prompt, response = items.prompts[i], items.responses[i]
+        generated = made.get(prompt)
+        questions = given.get(prompt) or (
+            list(generated.verdict.value) if generated and generated.verdict.parsed else [])
+        if generated is not None and generated.error is not None:
+            return None  # the checklist request failed: nothing written, asked next run
+        answers = await asyncio.gather(*(
+            ask_parsed(ask, item_id=f"{items.ids[i]}#{k}",
+                       messages=ans.render(question=prompt, response=response, item=q),
+                       template=ans, parse=parse_yes_no, identity=identity,
+                       cache=cache, reask=reask, stats=summary.stats)
+            for k, q in enumerate(questions)))
+        if any(a.error is not None for a in answers):
+            return None
+        values = [a.verdict.value for a in answers]
+        unparsed = sum(v is None for v in values)
+        error = ("no checklist" if not questions else
+                 f"{unparsed} of {len(values)} checklist answers unparsed" if unparsed else None)
+        return {
+            "format": FORMAT, "id": items.ids[i], "item": items.items[i],
+            "prompt": prompt, "text": response, "score": pass_rate(values),
+            "yes": values.count("yes"), "no": values.count("no"),
+            "unparsed": unparsed, "parse_error": error,
+            "checklist": [
+                {"question": q, "answer": a.verdict.value,
+                 "parse_error": a.verdict.reason, "rationale": a.text,
+                 "reasks": a.reasks, "cached": a.cached}
+                for q, a in zip(questions, answers, strict=True)],
+            "checklist_source": "given" if prompt in given else "generated",
+            "checklist_rationale": None if generated is None else generated.text,
+            "annotator_id": getattr(backend, "name", None),
+            "template_hash": {"generate": gen.hash, "answer": ans.hash},
+        }
+
+    await run.ask_all(backend, answer, before=generate, advance=advance)
     return summary
 
 
@@ -181,23 +157,9 @@ def checklist(*args: Any, **kwargs: Any) -> ChecklistSummary:
 def read_checklists(path: str | os.PathLike[str]) -> PreferenceDataset:
     """A ``prefkit-checklist`` JSONL as a ``rating`` dataset (``scores = {"overall": pass
     rate}``, the items as JSON in ``meta``); unscored responses in ``metadata["unparsed"]``."""
-    records, unparsed = [], []
-    for number, r in read_jsonl(path, FORMAT):
-        if r.get("score") is None:
-            unparsed.append({"id": r.get("id"), "item": r.get("item"), "line": number,
-                             "reason": r.get("parse_error")})
-            continue
-        records.append({"id": str(r["id"]), "item": r.get("item"), "prompt": r.get("prompt"),
-                        "text": r.get("text"), "scores": {"overall": float(r["score"])},
-                        "annotator_id": r.get("annotator_id"),
-                        "meta": json.dumps({"checklist": r.get("checklist")},
-                                           ensure_ascii=False)})
-    if not records:
-        raise DataError("no scored response in the file", source=os.fspath(path))
-    ds = PreferenceDataset.from_records(records, kind="rating", name=os.fspath(path))
-    ds.metadata["unparsed"] = unparsed
-    ds.metadata["format"] = FORMAT
-    return ds
+    return read_rated(path, FORMAT, empty="no scored response in the file",
+                      extra=lambda r: {"meta": json.dumps({"checklist": r.get("checklist")},
+                                                          ensure_ascii=False)})
 
 
 def load_checklists(path: str | os.PathLike[str]) -> dict[str, list[str]]:

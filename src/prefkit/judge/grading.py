@@ -19,7 +19,7 @@ naming the field.
 ``metadata["unparsed"]`` (a rating record needs a score), where they are counted.
 
 Output: one JSON line per item (``"format": "prefkit-grade"``), streamed as answers arrive and
-resumable (:class:`prefkit.judge.asking.JsonlSink`); :func:`read_grades` turns it into a
+resumable (:class:`prefkit.judge.runner.RecordRun`); :func:`read_grades` turns it into a
 ``rating`` :class:`~prefkit.data.schema.PreferenceDataset` (``item`` = model, ``text``,
 ``scores = {"overall": grade}``, ``annotator_id`` = judge, ``rationale`` = raw judge text).
 """
@@ -30,7 +30,7 @@ import asyncio
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,17 +40,10 @@ from prefkit.core.limits import json_depth_ok
 from prefkit.data.readers._common import load_json_records
 from prefkit.data.schema import PreferenceDataset
 from prefkit.errors import DataError
-from prefkit.judge.asking import (
-    AskStats,
-    JsonlSink,
-    ask_parsed,
-    identity_of,
-    read_jsonl,
-    session,
-    written_ids,
-)
+from prefkit.judge.asking import AskFn, ask_parsed, identity_of
 from prefkit.judge.cache import JudgeCache, cache_key
 from prefkit.judge.parsing import parse_prometheus, parse_rating
+from prefkit.judge.runner import RecordRun, RecordsSummary, read_rated
 from prefkit.judge.templates import Template, load_template
 
 FORMAT = "prefkit-grade"
@@ -187,18 +180,8 @@ def items_from_dataset(ds: PreferenceDataset) -> GradeItems:
     return g
 
 
-@dataclass
-class GradeSummary:
+class GradeSummary(RecordsSummary):
     """What a grading run did."""
-
-    total: int = 0
-    already_done: int = 0
-    written: int = 0
-    stats: AskStats = field(default_factory=AskStats)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"total": self.total, "already_done": self.already_done,
-                "written": self.written, **self.stats.as_dict()}
 
 
 def grading_template(scale: int, template: str | Path | None = None) -> tuple[Template, int, int]:
@@ -235,40 +218,29 @@ async def agrade(
         return parse_rating(text, low=low, high=high)
 
     identity = identity_of(backend)
-    summary = GradeSummary(total=len(items))
-    done = written_ids(out)
-    pending = [i for i in range(len(items)) if items.ids[i] not in done]
-    summary.already_done = len(items) - len(pending)
+    summary = GradeSummary()
+    run = RecordRun(out, FORMAT, items.ids, summary)
     rendered = {i: tmpl.render(question=items.prompts[i], response=items.responses[i],
                                rubric=rubric, reference=items.references[i] or None)
-                for i in pending}
-    keys = [cache_key(identity, tmpl.hash, rendered[i], 0) for i in pending]
+                for i in run.pending}
+    keys = [cache_key(identity, tmpl.hash, rendered[i], 0) for i in run.pending]
     need = cache is None or len(cache.get_many(keys)) < len(keys)
-    # the pre-flight check runs before the output file is touched
-    async with session(backend, preflight=bool(pending) and need) as ask:
-        with JsonlSink(out, fmt=FORMAT) as sink:
 
-            async def one(i: int) -> None:
-                answer = await ask_parsed(
-                    ask, item_id=items.ids[i], messages=rendered[i], template=tmpl,
-                    parse=parse, identity=identity, cache=cache, reask=reask,
-                    stats=summary.stats)
-                if answer.error is None:
-                    sink.write({
-                        "format": FORMAT, "id": items.ids[i], "item": items.items[i],
-                        "prompt": items.prompts[i], "text": items.responses[i],
-                        "reference": items.references[i], "score": answer.verdict.value,
-                        "parse_error": answer.verdict.reason, "rationale": answer.text,
-                        "annotator_id": getattr(backend, "name", None),
-                        "protocol": tmpl.protocol, "template": tmpl.name,
-                        "template_hash": tmpl.hash, "scale": [low, high],
-                        "usage": answer.usage, "reasks": answer.reasks,
-                        "cached": answer.cached})
-                    summary.written += 1
-                if advance:
-                    advance(1)
+    async def answer(ask: AskFn, i: int) -> dict[str, Any] | None:
+        reply = await ask_parsed(
+            ask, item_id=items.ids[i], messages=rendered[i], template=tmpl, parse=parse,
+            identity=identity, cache=cache, reask=reask, stats=summary.stats)
+        if reply.error is not None:
+            return None
+        return {"format": FORMAT, "id": items.ids[i], "item": items.items[i],
+                "prompt": items.prompts[i], "text": items.responses[i],
+                "reference": items.references[i], "score": reply.verdict.value,
+                "parse_error": reply.verdict.reason, "rationale": reply.text,
+                "annotator_id": getattr(backend, "name", None), "protocol": tmpl.protocol,
+                "template": tmpl.name, "template_hash": tmpl.hash, "scale": [low, high],
+                "usage": reply.usage, "reasks": reply.reasks, "cached": reply.cached}
 
-            await asyncio.gather(*(one(i) for i in pending))
+    await run.ask_all(backend, answer, preflight=need, advance=advance)
     return summary
 
 
@@ -280,21 +252,9 @@ def grade(*args: Any, **kwargs: Any) -> GradeSummary:
 def read_grades(path: str | os.PathLike[str]) -> PreferenceDataset:
     """A ``prefkit-grade`` JSONL as a ``rating`` dataset; unparsed grades in
     ``metadata["unparsed"]`` (``id``, ``item``, ``line``, ``reason``, ``rationale``)."""
-    records, unparsed = [], []
-    for number, r in read_jsonl(path, FORMAT):
-        if r.get("score") is None:
-            unparsed.append({"id": r.get("id"), "item": r.get("item"), "line": number,
-                             "reason": r.get("parse_error"), "rationale": r.get("rationale")})
-            continue
-        records.append({"id": str(r["id"]), "item": r.get("item"), "prompt": r.get("prompt"),
-                        "text": r.get("text"), "scores": {"overall": float(r["score"])},
-                        "annotator_id": r.get("annotator_id"), "rationale": r.get("rationale")})
-    if not records:
-        raise DataError("no parsed grade in the file", source=os.fspath(path))
-    ds = PreferenceDataset.from_records(records, kind="rating", name=os.fspath(path))
-    ds.metadata["unparsed"] = unparsed
-    ds.metadata["format"] = FORMAT
-    return ds
+    return read_rated(path, FORMAT, empty="no parsed grade in the file",
+                      extra=lambda r: {"rationale": r.get("rationale")},
+                      unparsed_extra=lambda r: {"rationale": r.get("rationale")})
 
 
 def grade_summary(ds: PreferenceDataset) -> dict[str, Any]:

@@ -7,8 +7,9 @@ answers it from the :class:`~prefkit.judge.cache.JudgeCache` or the backend, rea
 flushed as it arrives.  On start the output is read back: judgments already there are not asked
 again (resume, keyed by pair, order and judge) and a torn last line of a killed run is cut off —
 so no line is ever duplicated; an advisory lock (``flock``) keeps a second run from appending to
-the same file.  A request that fails after the backend's retries writes no line (the next run
-asks it again) and is counted in :attr:`RunSummary.errors`.  An answer without a verdict is
+the same file (the output every protocol shares, :class:`prefkit.judge.runner.JsonlOutput`).
+A request that fails after the backend's retries writes no line (the next run asks it again) and
+is counted in :attr:`RunSummary.errors`.  An answer without a verdict is
 re-asked up to ``reask`` times (each re-ask has its own cache key) and otherwise written with
 ``winner: null`` and ``parse_error`` — counted, never turned into a loss or a tie.
 
@@ -36,7 +37,7 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,9 +46,11 @@ from prefkit.core.limits import parse_json_line
 from prefkit.data.readers._common import load_json_records
 from prefkit.data.schema import PreferenceDataset
 from prefkit.errors import DataError
+from prefkit.judge.asking import identity_of
 from prefkit.judge.backends.base import JudgeReply, JudgeRequest
 from prefkit.judge.cache import JudgeCache, inputs_key, key_prefix
 from prefkit.judge.parsing import Verdict, parser_for
+from prefkit.judge.runner import JsonlOutput
 from prefkit.judge.templates import Template
 
 FORMAT = "prefkit-judgment"
@@ -200,40 +203,9 @@ def _render(template: Template, item: _Item) -> tuple[dict[str, str], ...]:
     return template.render(question=question, answer_a=first, answer_b=second)
 
 
-def done_judgments(out: Path) -> set[tuple[str, str, str]]:
-    """``(pair_id, order, judge)`` already in ``out``; a torn last line (killed writer) is cut
-    off."""
-    if not out.exists():
-        return set()
-    data = out.read_bytes()
-    end = data.rfind(b"\n") + 1
-    if end < len(data):
-        with open(out, "r+b") as handle:
-            handle.truncate(end)
-    done = set()
-    for number, line in enumerate(data[:end].splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = parse_json_line(line, str(out), number)
-            done.add((str(record["pair_id"]), record["order"],
-                      str(record.get("annotator_id") or "")))
-        except (ValueError, KeyError, TypeError):
-            raise DataError("not a prefkit judgment line; choose another --out",
-                            source=str(out), line=number) from None
-    return done
-
-
-def _lock(handle: Any, out: Path) -> None:
-    """An exclusive advisory lock on the output (POSIX): two runs never append to one file."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows: no advisory locks
-        return
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        raise DataError("another run is writing this file", source=str(out)) from None
+def judgment_key(record: dict[str, Any]) -> tuple[str, str, str]:
+    """The resume key of a judgment line: ``(pair_id, order, judge)``."""
+    return (str(record["pair_id"]), record["order"], str(record.get("annotator_id") or ""))
 
 
 #: (verdict, order) → winner for the common verdicts (a dictionary look-up in the hot loop)
@@ -296,11 +268,6 @@ class _Judge:
         return self.keys[index] if r == 0 else inputs_key(self.prefix, item.shown, r)
 
 
-def _identity(backend: Any) -> dict[str, Any]:
-    return getattr(backend, "cache_identity", None) or {"backend": type(backend).__name__,
-                                                         "name": backend.name}
-
-
 def _plan(items: list[_Item], backends: Sequence[Any], done: set[tuple[str, str, str]],
           template: Template, cache: JudgeCache | None,
           pricing: dict[str, Pricing] | None) -> list[_Judge]:
@@ -313,7 +280,7 @@ def _plan(items: list[_Item], backends: Sequence[Any], done: set[tuple[str, str,
     for backend in backends:
         name = str(backend.name)
         pending = [it for it in items if (it.pair_id, it.order, name) not in done]
-        prefix = key_prefix(_identity(backend), template.hash)
+        prefix = key_prefix(identity_of(backend), template.hash)
         keys = [inputs_key(prefix, it.shown, 0) for it in pending]
         hits = (cache.get_many_parsed(keys, parser_fingerprint(template.protocol))
                 if cache is not None and keys else {})
@@ -534,29 +501,9 @@ def _request(it: _Item, template: Template) -> JudgeRequest:
                         inputs={"question": question, "answer_a": first, "answer_b": second})
 
 
-class _FileSink:
-    """Appends whole lines to the locked output; ``flush=False`` lines are buffered until the
-    next :meth:`flush` (the cached pass: those answers are in the cache already)."""
-
-    def __init__(self, handle: Any) -> None:
-        self.handle = handle
-
-    def write(self, line: str, flush: bool = True) -> None:
-        self.handle.write(line + "\n")
-        if flush:
-            self.handle.flush()
-
-    def flush(self) -> None:
-        self.handle.flush()
-
-    def write_lines(self, lines: list[str]) -> None:
-        if lines:
-            self.handle.write("\n".join(lines) + "\n")
-            self.handle.flush()
-
-
 class _ListSink:
-    """Keeps the records in memory (:func:`judge_records`)."""
+    """Keeps the records in memory (:func:`judge_records`); the file sink is
+    :class:`~prefkit.judge.runner.JsonlOutput`."""
 
     def __init__(self) -> None:
         self.records: list[dict[str, Any]] = []
@@ -571,12 +518,11 @@ class _ListSink:
         self.records.extend(json.loads(line) for line in lines)
 
 
-@contextlib.contextmanager
-def _file_sink(out: Path) -> Iterator[_FileSink]:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "a", encoding="utf-8") as handle:
-        _lock(handle, out)
-        yield _FileSink(handle)
+def _orders(orders: Iterable[str], field: str) -> tuple[str, ...]:
+    orders = tuple(orders)
+    if not orders or set(orders) - set(ORDERS):
+        raise DataError(f"orders must be among {ORDERS}", field=field)
+    return orders
 
 
 def _backends(backend: Any) -> list[Any]:
@@ -600,18 +546,15 @@ async def arun_pairwise(
     """Judge every pair of ``dataset`` in ``orders`` by ``backend`` (or a list of backends: a
     jury) into the JSONL ``out``; see the module docstring.  ``pricing``: judge name → prices;
     ``summary``: a :class:`RunSummary` to fill while running (a progress bar reads it)."""
-    out = Path(out)
-    orders = tuple(orders)
-    if not orders or set(orders) - set(ORDERS):
-        raise DataError(f"orders must be among {ORDERS}", field="--orders")
-    items = _items(dataset, orders)
+    items = _items(dataset, _orders(orders, "--orders"))
     backends = _backends(backend)
-    done = done_judgments(out)
+    output = JsonlOutput(out, judgment_key, what="prefkit judgment")
+    done = output.read_back()
     if on_total:
         names = [str(b.name) for b in backends]
         on_total(sum((it.pair_id, it.order, n) not in done for it in items for n in names))
     return await _ajudge(items, backends, template=template, done=done,
-                         open_sink=lambda: _file_sink(out), cache=cache, reask=reask,
+                         open_sink=lambda: output, cache=cache, reask=reask,
                          advance=advance, pricing=pricing, summary=summary)
 
 
@@ -633,10 +576,7 @@ def judge_records(
 ) -> list[dict[str, Any]]:
     """The judgment records of every pair in ``orders`` by ``backend`` (or a list), in memory
     (no output file) — what :class:`~prefkit.judge.live.LLMJudge` builds its datasets from."""
-    orders = tuple(orders)
-    if not orders or set(orders) - set(ORDERS):
-        raise DataError(f"orders must be among {ORDERS}", field="orders")
-    items = _items(dataset, orders)
+    items = _items(dataset, _orders(orders, "orders"))
     sink = _ListSink()
     asyncio.run(_ajudge(items, _backends(backend), template=template, done=set(),
                         open_sink=lambda: contextlib.nullcontext(sink), cache=cache,

@@ -84,9 +84,15 @@ def _flips(dataset: Any, seed: int, top: int) -> dict[str, Any]:
 
 def _rm_flips(dataset: Any, seed: int, top: int, encoder: Any = None) -> dict[str, Any]:
     from prefkit.quality.rm_flips import detect_flips_rm
+    from prefkit.reward.model import require_texts
 
     if not (dataset.has("a_text") and dataset.has("b_text")):
         return {"skipped": "reward-model flip detection needs response texts (a_text/b_text)"}
+    try:
+        require_texts(dataset)  # as rm train and quality flips --method rm
+    except DataError as err:
+        return {"skipped": f"reward-model flip detection needs a response text in every "
+                           f"record ({err.message})"}
     rep = detect_flips_rm(dataset, encoder=encoder, seed=seed, extras="style+items")
     order = rep.suspicion_order()[:top]
     return {**rep.summary(), "features": "style+items",

@@ -5,13 +5,15 @@ What each input is, decided from what it holds:
 =====================================  ======================================================
 input                                  section
 =====================================  ======================================================
-directory with ``quality.json``        data quality (:mod:`prefkit.report.quality`)
+directory with ``quality.json``        data quality (:mod:`prefkit.report.quality`; also
+                                       ``wimhf.json`` of ``prefkit quality wimhf --out``)
 directory with ``align_config.json``   alignment run (:mod:`prefkit.report.align`)
 directory with ``leaderboard.json``    saved leaderboard (``prefkit leaderboard --out``)
 saved prefkit model (``config.json``)  reward / pluralistic / choice model, evaluated on every
                                        data file given with it (:mod:`prefkit.report.model`)
 ``.json`` file of a saved result       leaderboard (``model`` + ``items``), judge analysis
-                                       (``position_consistency``) or quality report
+                                       (``position_consistency``) or the JSON of a
+                                       ``prefkit quality`` command
 judgments (``pair_id`` + ``order``)    judge bias and agreement (:mod:`prefkit.report.judge`)
 any other preference data file         the default leaderboard (Bradley–Terry, ties as half
                                        wins, bootstrap intervals; style control beside it when
@@ -202,23 +204,24 @@ def _json_result(doc: Any, path: Path, options: ReportOptions) -> Section | None
         return saved_leaderboard_section(doc, path)
     if "position_consistency" in doc:
         return judge_section(doc, path, seed=None)
-    if {"annotators", "drivers", "duplicates"} & set(doc) and "records" in doc:
-        from prefkit.report.quality import render_quality_section
+    from prefkit.report.quality import quality_document, render_quality_section
 
-        return Section(f"Data quality: {path.name}", render_quality_section(doc, None),
+    quality = quality_document(doc)
+    if quality is not None:
+        return Section(f"Data quality: {path.name}", render_quality_section(quality, None),
                        "quality", provenance(data=path))
     return None
 
 
 def directory_sections(path: Path, data: list[tuple[Path, Any]],
                        options: ReportOptions) -> list[Section]:
-    if (path / "quality.json").is_file():
+    if (path / "quality.json").is_file() or (path / "wimhf.json").is_file():
         from prefkit.report.quality import read_quality, render_quality_section
 
         doc = read_quality(path)
+        name = "quality.json" if (path / "quality.json").is_file() else "wimhf.json"
         return [Section(f"Data quality: {path.name}", render_quality_section(doc, path),
-                        "quality", provenance(data=path / "quality.json",
-                                              source=doc.get("source")))]
+                        "quality", provenance(data=path / name, source=doc.get("source")))]
     if (path / "align_config.json").is_file():
         from prefkit.report.align import read_run, render_align_section
 
@@ -234,8 +237,9 @@ def directory_sections(path: Path, data: list[tuple[Path, Any]],
         return [saved_leaderboard_section(doc, path / "leaderboard.json")]
     if (path / "config.json").is_file():
         return model_sections(path, data, options)
-    raise DataError("not a prefkit result directory (expected quality.json, align_config.json, "
-                    "leaderboard.json or a saved model's config.json)", source=str(path))
+    raise DataError("not a prefkit result directory (expected quality.json, wimhf.json, "
+                    "align_config.json, leaderboard.json or a saved model's config.json)",
+                    source=str(path))
 
 
 def build_sections(inputs: list[Path], options: ReportOptions) -> list[Section]:

@@ -29,19 +29,15 @@ from typing import Any
 
 import torch
 
-from prefkit.align.online.game_utils import (
-    check_params,
-    choice,
-    param,
-    policy_sequence_logps,
-    sequence_dpo_losses,
-)
+from prefkit.align.online.algorithms import PARAMS
+from prefkit.align.online.game_utils import policy_sequence_logps, sequence_dpo_losses
 from prefkit.align.online.iterative_dpo import best_worst
+from prefkit.align.online.params import param
 from prefkit.align.online.sampling import Rollout
 from prefkit.align.online.sppo import sppo_loss
 from prefkit.errors import ModelFileError
 
-BASES = ("sppo", "dpo")
+BASES = PARAMS["apo"]["base"].choices
 INITIAL_FILE = "apo_initial.safetensors"
 
 
@@ -119,9 +115,8 @@ def step_loss(trainer: Any, rollout: Rollout, ref_token_logps: torch.Tensor,
     from prefkit.align.online.sampling import rollout_token_logps
 
     cfg = trainer.config
-    check_params(trainer, ("alpha", "base"))
-    alpha = param(trainer, "alpha", 0.3)
-    base = choice(trainer, "base", "sppo", BASES)
+    alpha = param(trainer, "alpha")
+    base = param(trainer, "base")
     if sync_reference(trainer, alpha):
         ref_token_logps = rollout_token_logps(trainer.reference, rollout)
     logps, mask = policy_sequence_logps(trainer, rollout)

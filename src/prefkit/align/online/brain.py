@@ -35,10 +35,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from prefkit.align.online.policy_terms import param, policy_token_logps
-from prefkit.errors import DataError
+from prefkit.align.online.algorithms import PARAMS
+from prefkit.align.online.params import param
+from prefkit.align.online.policy_terms import policy_token_logps
 
-GOODNESS = ("exp", "sigmoid")
+GOODNESS = PARAMS["brain"]["good"].choices
 
 
 def log_goodness(rewards: torch.Tensor, *, good: str = "exp", temperature: float = 1.0,
@@ -76,10 +77,8 @@ def brain_loss(logps: torch.Tensor, alpha: torch.Tensor, beta: torch.Tensor | No
 def step_loss(trainer: Any, rollout: Any, ref_token_logps: torch.Tensor,
               record: dict[str, float]) -> torch.Tensor:
     """One BRAIn step (registered as ``brain``)."""
-    good = param(trainer, "good", "exp", GOODNESS)
-    tau = param(trainer, "temperature", 1.0)
-    if tau <= 0:
-        raise DataError("brain: temperature must be > 0", source="--algo-param")
+    good = param(trainer, "good")
+    tau = param(trainer, "temperature")
     k = rollout.group_size
     rewards = torch.as_tensor(trainer._scalar_rewards(rollout), dtype=torch.float32)
     ref_rewards = None
@@ -95,6 +94,6 @@ def step_loss(trainer: Any, rollout: Any, ref_token_logps: torch.Tensor,
     tok, dev_mask = policy_token_logps(trainer, rollout)
     logps = (tok * dev_mask).sum(-1)
     beta = None
-    if param(trainer, "baseline", True):
+    if param(trainer, "baseline"):
         beta = baseline_weights(logps.detach().cpu(), proposal, k).to(logps.device)
     return brain_loss(logps, alpha.to(logps.device), beta, k)

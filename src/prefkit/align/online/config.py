@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from prefkit.align.online.algorithms import PAIRED, algorithm_names
+from prefkit.align.online.algorithms import PAIRED, algorithm_names, method_settings
 
 #: every method ``--algo`` accepts (the five built in, then the registered extras)
 ALGORITHMS = algorithm_names()
@@ -55,7 +55,7 @@ class OnlineConfig:
     steps_per_round: int = 8
     round_prompts: int = 16
     save_every: int = 0
-    #: settings of a registered extra method (see :mod:`.algorithms`)
+    #: settings of the method, as declared in :data:`.algorithms.PARAMS` (``--algo-param``)
     algo_params: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -79,7 +79,10 @@ class OnlineConfig:
         return 2 if self.algo in PAIRED else self.group_size
 
     def check(self) -> None:
-        """ValueError (one line) for settings that cannot run."""
+        """ValueError (one line) for settings that cannot run; an ``algo_params`` key the method
+        does not declare, a value of the wrong kind or range, or settings that contradict (e.g.
+        pf-ppo keeping more samples than ``group_size``) is an ``AlgoParamError`` (a DataError
+        naming ``--algo-param``, the method and the key)."""
         from prefkit.align.online.grpo import SCALES
         from prefkit.align.online.kl import ESTIMATORS, PLACEMENTS
         from prefkit.align.online.transforms import TRANSFORMS
@@ -87,6 +90,7 @@ class OnlineConfig:
         if self.algo not in algorithm_names():
             raise ValueError(f"unknown algorithm {self.algo!r} (expected "
                              f"{', '.join(algorithm_names())})")
+        method_settings(self)
         if self.samples_per_prompt < 2:
             raise ValueError(f"{self.algo} needs group_size ≥ 2 completions per prompt")
         for name in ("prompts_per_step", "max_new_tokens", "max_steps", "steps_per_round",

@@ -38,17 +38,13 @@ import numpy as np
 import torch
 
 from prefkit.align.online.labellers import FunctionLabeller, Labeller, RewardModelLabeller
+from prefkit.align.online.params import param
 from prefkit.align.online.policy_terms import (
     clipped_loss,
     group_advantages,
     kl_shaped,
     load_function,
-    param,
-    split_list,
 )
-from prefkit.errors import DataError
-
-BUILTIN_COSTS = ("length", "words")
 
 
 def lagrangian_rewards(rewards: np.ndarray, costs: np.ndarray, lambdas: np.ndarray
@@ -84,34 +80,15 @@ def sample_costs(spec: str, rollout: Any) -> np.ndarray:
 
 
 def settings(trainer: Any) -> tuple[list[str], np.ndarray, float, np.ndarray]:
-    """(cost specs, limits d, η_λ, initial λ) from ``algo_params``."""
-    cfg = trainer.config
-    specs = split_list(cfg.algo_params.get("cost", "length")) or ["length"]
-    raw = cfg.algo_params.get("cost_limit")
-    if raw is None:
-        if any(s not in BUILTIN_COSTS for s in specs):
-            missing = ", ".join(s for s in specs if s not in BUILTIN_COSTS)
-            raise DataError(f"constrained: cost_limit=… is needed for cost {missing}",
-                            source="--algo-param")
-        limits = [cfg.max_new_tokens / 2] * len(specs)
-    else:
-        try:
-            limits = [float(v) for v in (split_list(raw) if not isinstance(raw, (int, float))
-                                         else [raw])]
-        except ValueError:
-            raise DataError(f"constrained: cost_limit={raw!r} is not a number "
-                            "(or comma-separated numbers)", source="--algo-param") from None
-    if len(limits) == 1 and len(specs) > 1:
+    """(cost specs, limits d, η_λ, initial λ) from ``algo_params`` (checked as declared in
+    :data:`~prefkit.align.online.algorithms.PARAMS`, one-line AlgoParamError otherwise)."""
+    specs = list(param(trainer, "cost")) or ["length"]
+    raw = param(trainer, "cost_limit")
+    limits = [trainer.config.max_new_tokens / 2] * len(specs) if raw is None else list(raw)
+    if len(limits) == 1:
         limits = limits * len(specs)
-    if len(limits) != len(specs):
-        raise DataError(f"constrained: {len(specs)} costs but {len(limits)} cost_limit values",
-                        source="--algo-param")
-    init = param(trainer, "lambda_init", 0.0)
-    lr = param(trainer, "lambda_lr", 0.05)
-    if lr < 0 or init < 0:
-        raise DataError("constrained: lambda_lr and lambda_init must be ≥ 0",
-                        source="--algo-param")
-    return specs, np.array(limits, float), lr, np.full(len(specs), init)
+    return (specs, np.array(limits, float), param(trainer, "lambda_lr"),
+            np.full(len(specs), param(trainer, "lambda_init")))
 
 
 def current_lambdas(history: list[dict[str, float]], count: int, init: np.ndarray

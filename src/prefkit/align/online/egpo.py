@@ -33,8 +33,8 @@ from typing import Any
 
 import torch
 
-from prefkit.align.online.game_utils import check_params, param
 from prefkit.align.online.mixture import sample_mixture
+from prefkit.align.online.params import param
 from prefkit.align.online.sampling import Rollout, completion_logps, rollout_token_logps
 
 
@@ -99,16 +99,15 @@ def step_loss(trainer: Any, rollout: Rollout, ref_token_logps: torch.Tensor,
     """The ``egpo`` step of :class:`~prefkit.align.online.trainer.OnlineTrainer`."""
     cfg = trainer.config
     tau = cfg.beta if cfg.beta > 0 else 0.1
-    check_params(trainer, ("mixture", "extragradient", "half_lr"))
-    mixture = param(trainer, "mixture", 0.125)
-    extragradient = param(trainer, "extragradient", True, bool)
+    mixture = param(trainer, "mixture")
+    extragradient = param(trainer, "extragradient")
     loss, p = _pairs_loss(trainer, _explore(trainer, rollout.prompts, mixture, 700_001), tau)
     record["p_first"] = float(p.mean())
     if not extragradient:
         return loss
     params = list(trainer.inner.trainable_parameters().values())
     grads = torch.autograd.grad(loss, params, allow_unused=True)
-    gamma = param(trainer, "half_lr", None)
+    gamma = param(trainer, "half_lr")
     gamma = trainer.inner._lr(trainer.step) if gamma is None else gamma
     saved = [q.detach().clone() for q in params]
     optimizer = trainer.inner.optimizer

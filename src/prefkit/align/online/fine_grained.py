@@ -47,21 +47,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from prefkit.align.online.algorithms import PARAMS
 from prefkit.align.online.grpo import SCALES
 from prefkit.align.online.kl import kl_per_token
 from prefkit.align.online.labellers import checked
-from prefkit.align.online.policy_terms import (
-    kl_loss_term,
-    load_function,
-    param,
-    policy_token_logps,
-    split_list,
-)
-from prefkit.align.online.transforms import PROCESS_SHAPINGS, shape_steps
-from prefkit.errors import DataError
+from prefkit.align.online.params import param
+from prefkit.align.online.policy_terms import kl_loss_term, load_function, policy_token_logps
+from prefkit.align.online.transforms import shape_steps
 
-SEGMENT_INPUTS = ("segment", "prefix")
-DEFAULT_DELIMITERS = ".!?\n"
+SEGMENT_INPUTS = PARAMS["fine-grained"]["segment_input"].choices
+DEFAULT_DELIMITERS = PARAMS["fine-grained"]["delimiters"].default
 
 #: a segment reward: (prompt, segment texts) → one reward per segment
 SegmentReward = Callable[[str, list[str]], Sequence[float]]
@@ -156,10 +151,9 @@ def segment_rewards(trainer: Any, prompts: list[str], segments: list[list[str]],
                     prefixes: list[list[str]]) -> list[np.ndarray]:
     """Weighted segment rewards per sample (the functions of ``segment_reward``, or the
     labeller on segment / prefix texts)."""
-    specs = split_list(trainer.config.algo_params.get("segment_reward", ""))
+    specs = list(param(trainer, "segment_reward"))
     if not specs:
-        source = prefixes if param(trainer, "segment_input", "segment",
-                                   SEGMENT_INPUTS) == "prefix" else segments
+        source = prefixes if param(trainer, "segment_input") == "prefix" else segments
         flat_p = [p for p, s in zip(prompts, source, strict=True) for _ in s]
         flat = trainer.labeller.rewards(flat_p, [t for s in source for t in s])
         out, k = [], 0
@@ -167,16 +161,8 @@ def segment_rewards(trainer: Any, prompts: list[str], segments: list[list[str]],
             out.append(flat[k: k + len(s)])
             k += len(s)
         return out
-    raw_w = trainer.config.algo_params.get("segment_weights")
-    try:
-        weights = [1.0] * len(specs) if raw_w is None else [float(w) for w in (
-            split_list(raw_w) if not isinstance(raw_w, (int, float)) else [raw_w])]
-    except ValueError:
-        raise DataError(f"fine-grained: segment_weights={raw_w!r} is not a "
-                        "list of numbers", source="--algo-param") from None
-    if len(weights) != len(specs):
-        raise DataError(f"fine-grained: {len(specs)} segment_reward functions but "
-                         f"{len(weights)} segment_weights", source="--algo-param")
+    raw_w = param(trainer, "segment_weights")
+    weights = [1.0] * len(specs) if raw_w is None else list(raw_w)
     fns = [load_function(s, "segment_reward") for s in specs]
     out = []
     for i, (prompt, segs) in enumerate(zip(prompts, segments, strict=True)):
@@ -201,10 +187,10 @@ def step_loss(trainer: Any, rollout: Any, ref_token_logps: torch.Tensor,
               record: dict[str, float]) -> torch.Tensor:
     """One fine-grained (dense-reward) step (registered as ``fine-grained``)."""
     cfg = trainer.config
-    shaping = param(trainer, "shaping", "none", PROCESS_SHAPINGS)
-    eta = param(trainer, "clip_eta", 0.0)
-    outcome_weight = param(trainer, "outcome_weight", 0.0)
-    delimiters = param(trainer, "delimiters", DEFAULT_DELIMITERS)
+    shaping = param(trainer, "shaping")
+    eta = param(trainer, "clip_eta")
+    outcome_weight = param(trainer, "outcome_weight")
+    delimiters = param(trainer, "delimiters")
     prompts = rollout.sample_prompts
     ends, segs, prefixes = rollout_segments(trainer.tokenizer, rollout, delimiters)
     steps = segment_rewards(trainer, prompts, segs, prefixes)

@@ -5,59 +5,21 @@ r"""Shared pieces of the game-theoretic online methods (SPO, GPO, Nash-MD, EGPO,
 * :func:`policy_sequence_logps` — Σ_t log π_θ(y_t | x, y_<t) per completion, with gradients;
 * :func:`reinforce_term` — a surrogate whose *value* is mean_i f_i and whose *gradient* is the
   score-function (REINFORCE) gradient mean_i (f_i − b_i) ∇log π_θ(y_i), for y_i ~ π_θ and a
-  baseline b_i (leave-one-out within the group, ``"rloo"``, or none);
-* :func:`param` — a method setting from ``config.algo_params`` with its type checked, and
-  :func:`check_params` — no setting the method does not know (:class:`AlgoParamError`, one
-  line: the CLI prints ``error: …`` and exits 2).
+  baseline b_i (leave-one-out within the group, ``"rloo"``, or none).
+
+Method settings are read with :func:`prefkit.align.online.params.param` (declared in
+:data:`prefkit.align.online.algorithms.PARAMS`, checked before the run starts).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
 from prefkit.align.online.sampling import Rollout, completion_logps
-from prefkit.errors import PrefkitError
-
-
-class AlgoParamError(PrefkitError, ValueError):
-    """An ``--algo-param`` setting the method does not know or cannot use."""
-
-
-def check_params(trainer: Any, known: Iterable[str]) -> None:
-    """AlgoParamError for a key of ``config.algo_params`` outside ``known``."""
-    known = sorted(known)
-    unknown = sorted(set(trainer.config.algo_params) - set(known))
-    if unknown:
-        raise AlgoParamError(f"--algo-param {unknown[0]}: {trainer.config.algo} takes "
-                             f"{', '.join(known) or 'no settings'}")
-
-
-def choice(trainer: Any, name: str, default: str, options: Sequence[str]) -> str:
-    """A setting that must be one of ``options``."""
-    value = param(trainer, name, default, str)
-    if value not in options:
-        raise AlgoParamError(f"--algo-param {name}={value!r}: expected {' or '.join(options)}")
-    return str(value)
-
-
-def param(trainer: Any, name: str, default: Any, kind: type = float) -> Any:
-    """``config.algo_params[name]`` as ``kind`` (AlgoParamError naming the key otherwise)."""
-    value = trainer.config.algo_params.get(name, default)
-    if value is None:
-        return None
-    try:
-        if kind is bool and isinstance(value, str):
-            if value.lower() not in ("true", "false", "1", "0"):
-                raise ValueError(value)
-            return value.lower() in ("true", "1")
-        return kind(value)
-    except (TypeError, ValueError):
-        raise AlgoParamError(f"--algo-param {name}={value!r}: expected a {kind.__name__}"
-                             ) from None
 
 
 def preference_matrix(labeller: Any, prompts: Sequence[str], texts: Sequence[str],

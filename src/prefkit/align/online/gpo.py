@@ -28,12 +28,11 @@ import numpy as np
 import torch
 
 from prefkit.align.online.game_utils import (
-    check_params,
     leave_one_out_mean,
-    param,
     policy_sequence_logps,
     preference_matrix,
 )
+from prefkit.align.online.params import param
 from prefkit.align.online.sampling import Rollout
 
 CLIP = 1e-6
@@ -61,9 +60,8 @@ def step_loss(trainer: Any, rollout: Rollout, ref_token_logps: torch.Tensor,
               record: dict[str, float]) -> torch.Tensor:
     """The ``gpo`` step of :class:`~prefkit.align.online.trainer.OnlineTrainer`."""
     cfg = trainer.config
-    check_params(trainer, ("tau", "baseline"))
-    tau = param(trainer, "tau", 1.0)
-    baseline = param(trainer, "baseline", 0.0)
+    tau = param(trainer, "tau")
+    baseline = param(trainer, "baseline")
     matrix = preference_matrix(trainer.labeller, rollout.sample_prompts, rollout.texts,
                                rollout.group_size)
     scores = expected_scores(matrix, tau=tau)

@@ -27,14 +27,9 @@ import numpy as np
 import torch
 
 from prefkit.align.losses.dpo import dpo_loss
-from prefkit.align.online.game_utils import (
-    check_params,
-    choice,
-    param,
-    policy_sequence_logps,
-    reinforce_term,
-)
+from prefkit.align.online.game_utils import policy_sequence_logps, reinforce_term
 from prefkit.align.online.online_dpo import online_pairs
+from prefkit.align.online.params import param
 from prefkit.align.online.sampling import Rollout, sample_rollout
 from prefkit.align.pairs import (
     TokenPairs,
@@ -64,7 +59,7 @@ def offline_pairs(trainer: Any) -> TokenPairs:
     if cached is not None:
         return cached
     cfg, icfg = trainer.config, trainer.inner.config
-    path = cfg.algo_params.get("pairs")
+    path = param(trainer, "pairs")
     if path:
         from prefkit.data import read
 
@@ -119,9 +114,8 @@ def offline_dpo_losses(trainer: Any, pairs: TokenPairs, index: np.ndarray) -> to
 def step_loss(trainer: Any, rollout: Rollout, ref_token_logps: torch.Tensor,
               record: dict[str, float]) -> torch.Tensor:
     """The ``hypo`` step of :class:`~prefkit.align.online.trainer.OnlineTrainer`."""
-    check_params(trainer, ("pairs", "lam", "baseline"))
-    lam = param(trainer, "lam", 1.0)
-    baseline = choice(trainer, "baseline", "rloo", ("rloo", "none"))
+    lam = param(trainer, "lam")
+    baseline = param(trainer, "baseline")
     pairs = offline_pairs(trainer)
     dpo = offline_dpo_losses(trainer, pairs, step_pairs(trainer, pairs))
     logps, mask = policy_sequence_logps(trainer, rollout)

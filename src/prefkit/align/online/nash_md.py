@@ -32,8 +32,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from prefkit.align.online.game_utils import check_params, param, policy_sequence_logps
+from prefkit.align.online.game_utils import policy_sequence_logps
 from prefkit.align.online.mixture import sample_mixture
+from prefkit.align.online.params import param
 from prefkit.align.online.sampling import Rollout
 
 
@@ -77,8 +78,7 @@ def mixture_opponents(trainer: Any, rollout: Rollout, mixture: float) -> Rollout
 def step_loss(trainer: Any, rollout: Rollout, ref_token_logps: torch.Tensor,
               record: dict[str, float]) -> torch.Tensor:
     """The ``nash-md`` step of :class:`~prefkit.align.online.trainer.OnlineTrainer`."""
-    check_params(trainer, ("mixture",))
-    mixture = param(trainer, "mixture", 0.125)
+    mixture = param(trainer, "mixture")
     opponents = mixture_opponents(trainer, rollout, mixture)
     p = trainer.labeller.preferences(rollout.sample_prompts, rollout.texts, opponents.texts)
     logps, mask = policy_sequence_logps(trainer, rollout)

@@ -25,9 +25,11 @@ from typing import Any
 
 import torch
 
-from prefkit.align.online.policy_terms import kl_loss_term, kl_shaped, param, policy_token_logps
+from prefkit.align.online.algorithms import PARAMS
+from prefkit.align.online.params import param
+from prefkit.align.online.policy_terms import kl_loss_term, kl_shaped, policy_token_logps
 
-CLIPS = ("separate", "joint")
+CLIPS = PARAMS["p3o"]["clip"].choices
 
 
 def p3o_advantages(rewards: torch.Tensor) -> torch.Tensor:
@@ -57,7 +59,7 @@ def p3o_loss(logps: torch.Tensor, old_logps: torch.Tensor, advantages: torch.Ten
 def step_loss(trainer: Any, rollout: Any, ref_token_logps: torch.Tensor,
               record: dict[str, float]) -> torch.Tensor:
     """One P3O step on the rollout's pairs (registered as ``p3o``)."""
-    clip = param(trainer, "clip", "separate", CLIPS)
+    clip = param(trainer, "clip")
     rewards = kl_shaped(trainer, rollout, ref_token_logps, trainer._scalar_rewards(rollout))
     adv = p3o_advantages(rewards)
     record["reward_gap"] = float(adv[0::2].abs().mean() * 2)

@@ -33,10 +33,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from prefkit.align.online.policy_terms import clipped_loss, group_advantages, kl_shaped, param
+from prefkit.align.online.algorithms import PARAMS
+from prefkit.align.online.params import param
+from prefkit.align.online.policy_terms import clipped_loss, group_advantages, kl_shaped
 from prefkit.errors import DataError
 
-STRATEGIES = ("best-random", "best-worst", "best-of-n")
+STRATEGIES = PARAMS["pf-ppo"]["strategy"].choices
 
 
 def kept_per_group(strategy: str, k: int) -> int:
@@ -101,8 +103,8 @@ def step_loss(trainer: Any, rollout: Any, ref_token_logps: torch.Tensor,
               record: dict[str, float]) -> torch.Tensor:
     """One PF-PPO step (registered as ``pf-ppo``)."""
     cfg = trainer.config
-    strategy = param(trainer, "strategy", "best-random", STRATEGIES)
-    k = param(trainer, "k", 1)
+    strategy = param(trainer, "strategy")
+    k = param(trainer, "k")
     n = rollout.group_size
     raw = trainer._scalar_rewards(rollout)
     kept = filter_groups(raw, n, strategy, k=k,

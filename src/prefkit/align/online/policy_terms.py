@@ -4,14 +4,15 @@ r"""Shared pieces of the registered policy-gradient methods (:mod:`.p3o`, :mod:`
 They reuse the built-in machinery rather than repeat it: the KL estimators of :mod:`.kl`, the
 group advantages of :mod:`.rloo` / :mod:`.grpo` and GRPO's clipped token loss, with the
 run's KL placement (``kl_in``): in the reward, r_i ← r_i − β Σ_t k(y_i,t), or in the loss,
-+ β · mean_i (1/|y_i|) Σ_t k(y_i,t) (GRPO's form).  Method settings are read from
-``config.algo_params`` by :func:`param` (a typed value, one-line DataError otherwise).
++ β · mean_i (1/|y_i|) Σ_t k(y_i,t) (GRPO's form).  Method settings are read with
+:func:`prefkit.align.online.params.param` (declared in
+:data:`prefkit.align.online.algorithms.PARAMS`, checked before the run starts).
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -19,47 +20,10 @@ import torch
 
 from prefkit.align.online.grpo import grpo_advantages, grpo_loss
 from prefkit.align.online.kl import kl_per_token
+from prefkit.align.online.params import param
 from prefkit.align.online.rloo import rloo_advantages
 from prefkit.align.online.sampling import Rollout, completion_logps
 from prefkit.errors import DataError
-
-ESTIMATORS = ("grpo", "rloo")
-
-
-def param(trainer: Any, key: str, default: Any, choices: Sequence[Any] | None = None) -> Any:
-    """``config.algo_params[key]`` converted to the type of ``default`` (DataError naming the
-    method and key when it does not convert or is not one of ``choices``)."""
-    cfg = trainer.config
-    value = cfg.algo_params.get(key, default)
-    try:
-        if isinstance(default, bool):
-            if isinstance(value, str):
-                if value.lower() not in ("true", "false", "1", "0"):
-                    raise ValueError(value)
-                value = value.lower() in ("true", "1")
-            value = bool(value)
-        elif isinstance(default, int):
-            value = int(value)
-        elif isinstance(default, float):
-            value = float(value)
-            if not np.isfinite(value):
-                raise ValueError(value)
-        elif isinstance(default, str):
-            value = str(value)
-    except (TypeError, ValueError):
-        raise DataError(f"{cfg.algo}: {key}={value!r} is not a "
-                         f"{type(default).__name__}", source="--algo-param") from None
-    if choices is not None and value not in choices:
-        raise DataError(f"{cfg.algo}: {key}={value!r}, expected one of "
-                         f"{', '.join(map(str, choices))}", source="--algo-param")
-    return value
-
-
-def split_list(value: Any) -> list[str]:
-    """A JSON list, or a comma-separated string, as stripped strings (empty items dropped)."""
-    if isinstance(value, (list, tuple)):
-        return [str(v).strip() for v in value]
-    return [v.strip() for v in str(value).split(",") if v.strip()]
 
 
 def load_function(spec: str, what: str) -> Callable[..., Any]:
@@ -104,7 +68,7 @@ def group_advantages(trainer: Any, rewards: torch.Tensor, group_size: int) -> to
     """Group baselines of :mod:`.grpo` (``scale_rewards``) or :mod:`.rloo`
     (``normalize_advantages``), chosen by ``--algo-param estimator=grpo|rloo``."""
     cfg = trainer.config
-    if param(trainer, "estimator", "grpo", ESTIMATORS) == "rloo":
+    if param(trainer, "estimator") == "rloo":
         return rloo_advantages(rewards, group_size, normalize=cfg.normalize_advantages)
     return grpo_advantages(rewards, group_size, scale=cfg.scale_rewards)
 

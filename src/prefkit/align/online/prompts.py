@@ -8,6 +8,7 @@ Every problem names the file and line: ``prompts.jsonl:7: not JSON (â€¦)``, ``â€
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from prefkit.core.limits import parse_json_line
@@ -42,7 +43,10 @@ def read_prompts(path: str | os.PathLike[str]) -> list[str]:
         raise DataError(f"{path}: cannot read the prompts file ({err})") from None
     as_json = path.suffix.lower() in (".jsonl", ".json", ".ndjson")
     prompts: list[str] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # JSON lines end at \n (or \r\n) only: str.splitlines() would also cut at U+2028, U+2029
+    # or U+0085, which JSON allows raw inside strings
+    lines = re.split(r"\r\n?|\n", text) if as_json else text.splitlines()
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         where = f"{path}:{number}"

@@ -25,19 +25,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from prefkit.align.online.game_utils import (
-    check_params,
-    choice,
-    leave_one_out_mean,
-    param,
-    preference_matrix,
-)
+from prefkit.align.online.algorithms import PARAMS
+from prefkit.align.online.game_utils import leave_one_out_mean, preference_matrix
 from prefkit.align.online.grpo import grpo_advantages, grpo_loss
 from prefkit.align.online.kl import kl_per_token
+from prefkit.align.online.params import param
 from prefkit.align.online.rloo import rloo_advantages, rloo_loss
 from prefkit.align.online.sampling import Rollout, completion_logps
 
-ESTIMATORS = ("rloo", "grpo")
+ESTIMATORS = PARAMS["spo"]["estimator"].choices
 
 
 def spo_rewards(preferences: np.ndarray, *, hard: bool = False) -> np.ndarray:
@@ -53,9 +49,8 @@ def step_loss(trainer: Any, rollout: Rollout, ref_token_logps: torch.Tensor,
               record: dict[str, float]) -> torch.Tensor:
     """The ``spo`` step of :class:`~prefkit.align.online.trainer.OnlineTrainer`."""
     cfg = trainer.config
-    check_params(trainer, ("hard", "estimator"))
-    hard = param(trainer, "hard", False, bool)
-    estimator = choice(trainer, "estimator", "rloo", ESTIMATORS)
+    hard = param(trainer, "hard")
+    estimator = param(trainer, "estimator")
     k = rollout.group_size
     matrix = preference_matrix(trainer.labeller, rollout.sample_prompts, rollout.texts, k)
     rewards = torch.as_tensor(spo_rewards(matrix, hard=hard), dtype=torch.float32)

@@ -101,7 +101,9 @@ def iter_json_lines(text: str, source: str) -> Iterable[tuple[int, Any]]:
     Bound the lines first (:func:`~prefkit.data.json_guard.check_json_lines` on the raw bytes):
     this parses them.
     """
-    for number, line in enumerate(text.splitlines(), start=1):
+    # split at line ends only: str.splitlines() also splits at U+2028, U+2029 and U+0085, which
+    # JSON allows raw inside strings (ensure_ascii=False writers emit them)
+    for number, line in enumerate(re.split(r"\r\n?|\n", text), start=1):
         stripped = line.strip()
         if not stripped:
             continue

@@ -19,6 +19,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from prefkit.data.ids import (
+    HINT,
+    hint_for,
+    ids_as_text_enabled,
+    is_integer,
+    record_ids_as_text,
+    table_ids_as_text,
+)
 from prefkit.data.io import csv_delimiter, head_line
 from prefkit.data.readers._common import load_json_records
 from prefkit.data.readers._fast_json import arrow_stream, read_json_fast
@@ -28,6 +36,8 @@ from prefkit.errors import DataError
 
 ARENA_LABELS = {"model_a": "a", "model_b": "b", "tie": "tie", "tie (bothbad)": "tie"}
 REQUIRED_COLUMNS = ("model_a", "model_b", "winner")
+#: the two ids of a battle (integer ids are read as text with ``ids_as_text``)
+MODEL_COLUMNS = ("model_a", "model_b")
 #: Canonical id fields an arena CSV may carry as they are.
 ID_COLUMNS = ("id", "user_id", "annotator_id")
 
@@ -133,9 +143,26 @@ def _read_table(path: str) -> pa.Table:
         return pa.Table.from_pandas(frame, preserve_index=False)
     table = read_json_fast(path)
     if table is None:
-        records, _ = load_json_records(path)
+        records, lines = load_json_records(path)
+        if ids_as_text_enabled():
+            records = [record_ids_as_text(rec, MODEL_COLUMNS) for rec in records]
+        else:
+            _refuse_integer_models(records, lines, path)
         table = records_to_table(records, source=path)
     return table
+
+
+def _refuse_integer_models(records: list[dict], lines: np.ndarray, path: str) -> None:
+    """An integer model id among text ones: the error names its line and the option."""
+    for rec, line in zip(records, lines, strict=True):
+        for col in MODEL_COLUMNS:
+            if is_integer(rec.get(col)):
+                raise DataError(
+                    f"expected text, got integer {rec[col]}; {HINT}",
+                    source=path,
+                    line=int(line),
+                    field=col,
+                )
 
 
 def _line_of(path: str, row: int) -> int | None:
@@ -150,6 +177,8 @@ def _line_of(path: str, row: int) -> int | None:
 def read_arena(path: str) -> PreferenceDataset:
     """Arena battles: ``model_a``, ``model_b``, ``winner`` (JSONL or CSV)."""
     table = _normalise_names(_read_table(path))
+    if ids_as_text_enabled():
+        table = table_ids_as_text(table, MODEL_COLUMNS)
     if table.num_rows == 0:
         raise DataError("no records", source=path)
     if "winner" not in table.column_names and set(ONE_HOT_COLUMNS) <= set(table.column_names):
@@ -167,7 +196,14 @@ def read_arena(path: str) -> PreferenceDataset:
         if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
             if pa.types.is_null(values.type):
                 raise DataError("missing value", source=path, line=_line_of(path, 0), field=col)
-            raise DataError(f"expected text, got {values.type}", source=path, field=col)
+            row = int(np.flatnonzero(pc.is_valid(values).to_numpy(zero_copy_only=False))[0])
+            value = values[row].as_py()
+            raise DataError(
+                f"expected text, got {values.type} {value}{hint_for(col, value, MODEL_COLUMNS)}",
+                source=path,
+                line=_line_of(path, row),
+                field=col,
+            )
         nulls = pc.is_null(values).to_numpy(zero_copy_only=False)
         if nulls.any():
             row = int(np.flatnonzero(nulls)[0])

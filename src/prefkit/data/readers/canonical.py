@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from prefkit.data.ids import hint_for, ids_as_text_enabled, record_ids_as_text
 from prefkit.data.io import data_suffix
 from prefkit.data.readers._common import csv_line_numbers, load_csv, load_json_records
 from prefkit.data.readers._fast_json import read_json_fast
@@ -87,7 +88,8 @@ def _expect(value: Any, expected: str, field: str, source: str, line: int) -> No
         ok = True
     if not ok:
         raise DataError(
-            f"expected {expected.replace('-', ' ')}, got {type(value).__name__} {_preview(value)}",
+            f"expected {expected.replace('-', ' ')}, got {type(value).__name__} {_preview(value)}"
+            + hint_for(field, value),
             source=source,
             line=line,
             field=field,
@@ -123,6 +125,8 @@ def check_canonical_record(rec: dict[str, Any], kind: str, source: str, line: in
 def _dataset_from_records(
     records: list[dict[str, Any]], lines: np.ndarray, source: str, kind: str | None
 ) -> PreferenceDataset:
+    if ids_as_text_enabled():
+        records = [record_ids_as_text(rec) for rec in records]
     if kind is None:
         try:
             kind = infer_kind(records[0].keys())

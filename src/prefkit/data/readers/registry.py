@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from prefkit.core.limits import LIMITS
+from prefkit.data.ids import reading_ids_as_text
 from prefkit.data.io import csv_delimiter, data_suffix, head_bytes
 from prefkit.data.schema import PreferenceDataset
 from prefkit.errors import DataError, FormatDetectionError
@@ -180,6 +181,7 @@ def read(
     *,
     columns: Mapping[str, str] | None = None,
     labels: Mapping[str, str] | None = None,
+    ids_as_text: bool = False,
     **options: Any,
 ) -> PreferenceDataset:
     """Read a preference file into a :class:`PreferenceDataset`.
@@ -191,9 +193,15 @@ def read(
     reads any table without a dedicated reader; ``labels`` maps the raw values of the mapped
     ``winner`` column to ``a``/``b``/``tie``/``drop`` (see :mod:`prefkit.data.readers.mapping`).
 
+    ``ids_as_text=True`` reads an integer id (``"a": 17``, an integer ``user_id`` column, the
+    entries of ``ranking``) as its decimal text ``"17"``; floats, booleans, lists and objects in
+    an id field stay errors (see :mod:`prefkit.data.ids`).  Without it an integer id is an error
+    that names the option.
+
     Example:
         >>> ds = read("battles.jsonl.gz")                 # doctest: +SKIP
         >>> ds = read("votes.csv", format="arena")        # doctest: +SKIP
+        >>> ds = read("arena_log.jsonl", ids_as_text=True)  # doctest: +SKIP
         >>> ds = read("matches.csv", columns={"a": "winner_name", "b": "loser_name",
         ...                                   "winner": "const:a"})  # doctest: +SKIP
     """
@@ -209,7 +217,8 @@ def read(
         from prefkit.data.readers.mapping import read_mapped
 
         _check_file(path)
-        dataset = read_mapped(path, columns, labels, **options)
+        with reading_ids_as_text(ids_as_text):
+            dataset = read_mapped(path, columns, labels, **options)
         dataset.metadata.setdefault("path", path)
         if dataset.name is None:
             dataset.name = Path(path).name
@@ -219,7 +228,8 @@ def read(
     if name not in specs:
         raise DataError(f"unknown format {name!r} (known: {', '.join(specs)})", source=path)
     _check_file(path)
-    dataset = specs[name].read(path, **options)
+    with reading_ids_as_text(ids_as_text):
+        dataset = specs[name].read(path, **options)
     dataset.metadata.setdefault("format", name)
     dataset.metadata.setdefault("path", path)
     if dataset.name is None:

@@ -61,6 +61,10 @@ class HFCausalLMBackend:
         self.labels = dict(labels or DEFAULT_LABELS)
         self.answer_prefix = answer_prefix
         self.batch_size = batch_size
+        if isinstance(device, str):
+            from prefkit.core.devices import check_device
+
+            check_device(device)  # a misspelt device: one line before the model loads
         self.device = device
         if isinstance(model, (str, os.PathLike)):
             self.path: Path | None = Path(model)
