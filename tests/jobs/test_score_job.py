@@ -88,3 +88,23 @@ def test_refuses_a_parts_directory_prefkit_did_not_write(tmp_path: Path, model_d
     with pytest.raises(ModelFileError, match="not written by prefkit"):
         run_score_job(model_dir, battles(10), tmp_path / "s.jsonl")
     assert (tmp_path / "s.jsonl.parts" / "notes.txt").read_text() == "mine"
+
+
+def test_jobs_score_and_encode_are_the_rm_commands(tmp_path: Path, model_dir: Path) -> None:
+    """`prefkit jobs score` writes what `prefkit rm score` writes (one batch-job group)."""
+    from typer.testing import CliRunner
+
+    from prefkit.cli.app import app
+
+    data = tmp_path / "battles.jsonl"
+    battles(300, seed=2).write(str(data))
+    outs = {}
+    for group in ("rm", "jobs"):
+        outs[group] = tmp_path / f"{group}.jsonl"
+        done = CliRunner().invoke(app, [group, "score", str(model_dir), str(data), "--out",
+                                        str(outs[group]), "--shard-rows", "64"])
+        assert done.exit_code == 0, done.output
+    assert outs["jobs"].read_bytes() == outs["rm"].read_bytes()
+    assert len(read_lines(outs["jobs"])) == 300
+    done = CliRunner().invoke(app, ["jobs", "encode", "--help"])
+    assert done.exit_code == 0 and "prefkit rm encode" in done.output

@@ -115,20 +115,11 @@ def generate_conditioned(
 ) -> list[str]:
     """n sampled responses of π(· | x, v); with ``functools.partial`` over the keyword arguments
     this is the ``generate(prompt, v, n)`` that :mod:`prefkit.plural.rps` expects."""
-    import torch
+    from prefkit.align.sampling import sample_texts
 
     system = direction_system_prompt(v, names, preamble=preamble)
-    ids = torch.tensor([conditioned_prompt_ids(tokenizer, prompt, system)],
-                       device=next(model.parameters()).device)
-    model.eval()
-    with torch.no_grad():
-        gen = model.generate(
-            input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=True,
-            temperature=temperature, max_new_tokens=max_new_tokens, num_return_sequences=n,
-            pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-        )
-    texts = tokenizer.batch_decode(gen[:, ids.shape[1]:], skip_special_tokens=True)
-    return [t.strip() for t in texts]
+    return sample_texts(model, tokenizer, conditioned_prompt_ids(tokenizer, prompt, system), n=n,
+                        max_new_tokens=max_new_tokens, temperature=temperature)
 
 
 def _check_rewards(r: Any, n: int, m: int, prompt: str) -> np.ndarray:

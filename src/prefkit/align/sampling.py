@@ -124,20 +124,27 @@ def generate_candidates(
     from prefkit.align.pairs import encode_prompt
 
     torch.manual_seed(seed)
-    device = next(model.parameters()).device
+    return [sample_texts(model, tokenizer, encode_prompt(tokenizer, prompt), n=n,
+                         max_new_tokens=max_new_tokens, temperature=temperature)
+            for prompt in prompts]
+
+
+def sample_texts(model: Any, tokenizer: Any, prompt_ids: Sequence[int], *, n: int,
+                 max_new_tokens: int, temperature: float) -> list[str]:
+    """``n`` sampled completions (decoded, stripped) of one tokenized prompt, without
+    gradients; the caller seeds torch."""
+    import torch
+
+    ids = torch.tensor([list(prompt_ids)], device=next(model.parameters()).device)
     model.eval()
-    out: list[list[str]] = []
-    for prompt in prompts:
-        ids = torch.tensor([encode_prompt(tokenizer, prompt)], device=device)
-        with torch.no_grad():
-            gen = model.generate(
-                input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=True,
-                temperature=temperature, max_new_tokens=max_new_tokens, num_return_sequences=n,
-                pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-            )
-        texts = tokenizer.batch_decode(gen[:, ids.shape[1]:], skip_special_tokens=True)
-        out.append([t.strip() for t in texts])
-    return out
+    with torch.no_grad():
+        gen = model.generate(
+            input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=True,
+            temperature=temperature, max_new_tokens=max_new_tokens, num_return_sequences=n,
+            pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+        )
+    texts = tokenizer.batch_decode(gen[:, ids.shape[1]:], skip_special_tokens=True)
+    return [t.strip() for t in texts]
 
 
 def implicit_reward_scorer(

@@ -101,7 +101,7 @@ COMMANDS: dict[str, CommandEntry] = {
     ),
     "jobs": CommandEntry(
         "prefkit.cli.jobs", "jobs_app",
-        "Batch jobs (judge, generate) over whole files, locally or on a Ray cluster.",
+        "Batch jobs (score, encode, judge, generate) over whole files, locally or on Ray.",
         "prefkit jobs judge pairs.jsonl --model rm:rm/ --out j.jsonl --engine ray",
     ),
     "demo": CommandEntry(

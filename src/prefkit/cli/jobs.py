@@ -6,7 +6,8 @@
 * ``prefkit jobs generate PROMPTS --model DIR --out G.jsonl [--engine ray]`` — ``--n``
   responses per prompt from a local causal LM, seeded per record.
 
-``prefkit rm score`` and ``prefkit rm encode`` are the scoring and encoding jobs.  All four run
+``prefkit jobs score`` and ``prefkit jobs encode`` are ``prefkit rm score`` and ``prefkit rm
+encode`` (the same commands, named again so that every batch job sits in one place).  All four run
 in shards kept in ``OUT.parts/`` until ``OUT`` is whole (a killed run resumes) and write the
 same output with ``--engine local`` and ``--engine ray`` (see :mod:`prefkit.jobs`).
 """
@@ -19,13 +20,26 @@ from typing import Annotated, Any
 import typer
 
 from prefkit.cli.options import FormatOpt, JsonOpt, LabelMapOpt, MapOpt, SeedOpt, out_file
-from prefkit.cli.rm import Engine, EngineOpt, GpusOpt, WorkersOpt
+from prefkit.cli.rm import Engine, EngineOpt, GpusOpt, WorkersOpt, encode_command, score_command
 
 jobs_app = typer.Typer(
-    help="Batch jobs (judge, generate) over whole files, locally or on a Ray cluster.",
+    help="Batch jobs (score, encode, judge, generate) over whole files, locally or on Ray.",
     no_args_is_help=True,
     add_completion=False,
 )
+
+jobs_app.command(
+    "score",
+    help="Score every record of DATA with a saved model: the same command as 'prefkit rm "
+    "score' (r_a, r_b, P(a ≻ b) per record; shards in OUT.parts/ until OUT is whole).",
+    epilog="Example: prefkit jobs score rm/ test.jsonl --out scores.jsonl --engine ray",
+)(score_command)
+jobs_app.command(
+    "encode",
+    help="Embed every response of DATA into a .npy file and the cache: the same command as "
+    "'prefkit rm encode'.",
+    epilog="Example: prefkit jobs encode pairs.jsonl --out pairs.npy --engine ray --workers 4",
+)(encode_command)
 
 OrdersOpt = Annotated[str, typer.Option(
     "--orders", metavar="ORDERS", help="Orders to ask: both, ab or ba.")]

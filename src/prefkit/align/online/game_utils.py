@@ -5,7 +5,9 @@ r"""Shared pieces of the game-theoretic online methods (SPO, GPO, Nash-MD, EGPO,
 * :func:`policy_sequence_logps` — Σ_t log π_θ(y_t | x, y_<t) per completion, with gradients;
 * :func:`reinforce_term` — a surrogate whose *value* is mean_i f_i and whose *gradient* is the
   score-function (REINFORCE) gradient mean_i (f_i − b_i) ∇log π_θ(y_i), for y_i ~ π_θ and a
-  baseline b_i (leave-one-out within the group, ``"rloo"``, or none).
+  baseline b_i (leave-one-out within the group, ``"rloo"``, or none);
+* :func:`file_pairs` — a preference file given as a method setting (``pairs=``, ``seed=``),
+  tokenized for the run's policy.
 
 Method settings are read with :func:`prefkit.align.online.params.param` (declared in
 :data:`prefkit.align.online.algorithms.PARAMS`, checked before the run starts).
@@ -87,3 +89,14 @@ def sequence_dpo_losses(logps: torch.Tensor, ref_logps: torch.Tensor, chosen: Se
     lo = torch.as_tensor(list(rejected), dtype=torch.long, device=logps.device)
     ref = ref_logps.to(logps.device)
     return dpo_loss(logps[w], logps[lo], ref[w], ref[lo], beta=beta).losses
+
+
+def file_pairs(trainer: Any, path: Any) -> Any:
+    """The labelled pairs of the preference file ``path`` tokenized with the run's tokenizer and
+    length limits (HyPO's offline ``pairs``, SPA's human ``seed``)."""
+    from prefkit.align.pairs import text_pairs, tokenize_pairs
+    from prefkit.data import read
+
+    icfg = trainer.inner.config
+    return tokenize_pairs(trainer.tokenizer, text_pairs(read(str(path))),
+                          max_length=icfg.max_length, max_prompt_length=icfg.max_prompt_length)

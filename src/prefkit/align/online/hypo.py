@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from prefkit.align.losses.dpo import dpo_loss
-from prefkit.align.online.game_utils import policy_sequence_logps, reinforce_term
+from prefkit.align.online.game_utils import file_pairs, policy_sequence_logps, reinforce_term
 from prefkit.align.online.online_dpo import online_pairs
 from prefkit.align.online.params import param
 from prefkit.align.online.sampling import Rollout, sample_rollout
@@ -36,8 +36,6 @@ from prefkit.align.pairs import (
     collate,
     pair_logps,
     sequence_logps,
-    text_pairs,
-    tokenize_pairs,
 )
 from prefkit.errors import DataError
 
@@ -61,11 +59,7 @@ def offline_pairs(trainer: Any) -> TokenPairs:
     cfg, icfg = trainer.config, trainer.inner.config
     path = param(trainer, "pairs")
     if path:
-        from prefkit.data import read
-
-        pairs = tokenize_pairs(trainer.tokenizer, text_pairs(read(str(path))),
-                               max_length=icfg.max_length,
-                               max_prompt_length=icfg.max_prompt_length)
+        pairs = file_pairs(trainer, path)
     else:
         prompts, first, second = [], [], []
         for start in range(0, len(trainer.prompts), CHUNK):

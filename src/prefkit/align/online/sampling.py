@@ -187,6 +187,33 @@ def sample_rollout(
     return rollout
 
 
+def completion_logits(
+    model: Any,
+    prompt_ids: torch.Tensor,
+    prompt_mask: torch.Tensor,
+    completion_ids: torch.Tensor,
+    completion_mask: torch.Tensor,
+) -> torch.Tensor:
+    """float32 logits predicting each completion token, (B, T, V) (with gradients when
+    enabled).  Positions follow the attention mask, so left padding of the prompts does not
+    shift them; only the completion positions go through the LM head."""
+    device = next(model.parameters()).device
+    ids = torch.cat([prompt_ids, completion_ids], 1).to(device)
+    attention = torch.cat([prompt_mask, completion_mask], 1).to(device)
+    positions = (attention.cumsum(-1) - 1).clamp(min=0)
+    width = completion_ids.shape[1]
+    parts = _decoder_and_head(model)
+    if parts is not None:
+        decoder, head = parts
+        h = decoder(input_ids=ids, attention_mask=attention, position_ids=positions,
+                    use_cache=False)
+        h = h.last_hidden_state if hasattr(h, "last_hidden_state") else h[0]
+        return head(h[:, -width - 1:-1]).float()
+    out = model(input_ids=ids, attention_mask=attention, position_ids=positions,
+                use_cache=False)
+    return out.logits[:, -width - 1:-1].float()
+
+
 def completion_logps(
     model: Any,
     prompt_ids: torch.Tensor,
@@ -199,26 +226,11 @@ def completion_logps(
     """Per-token log π(y_t | x, y_<t) of the completions, shape (B, T), zero on padding (with
     gradients); and the per-token entropies when ``entropy``.  Positions follow the attention
     mask, so left padding of the prompts does not shift them."""
-    device = next(model.parameters()).device
-    ids = torch.cat([prompt_ids, completion_ids], 1).to(device)
-    attention = torch.cat([prompt_mask, completion_mask], 1).to(device)
-    positions = (attention.cumsum(-1) - 1).clamp(min=0)
-    width = completion_ids.shape[1]
-    parts = _decoder_and_head(model)
-    if parts is not None:
-        decoder, head = parts
-        h = decoder(input_ids=ids, attention_mask=attention, position_ids=positions,
-                    use_cache=False)
-        h = h.last_hidden_state if hasattr(h, "last_hidden_state") else h[0]
-        logits = head(h[:, -width - 1:-1]).float()
-    else:
-        out = model(input_ids=ids, attention_mask=attention, position_ids=positions,
-                    use_cache=False)
-        logits = out.logits[:, -width - 1:-1].float()
-    targets = completion_ids.to(device)
+    logits = completion_logits(model, prompt_ids, prompt_mask, completion_ids, completion_mask)
+    targets = completion_ids.to(logits.device)
     lse = logits.logsumexp(-1)
     tok = logits.gather(-1, targets[..., None]).squeeze(-1) - lse
-    mask = completion_mask.to(device).to(tok.dtype)
+    mask = completion_mask.to(logits.device).to(tok.dtype)
     ent = None
     if entropy:
         logp = logits - lse[..., None]

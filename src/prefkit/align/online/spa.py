@@ -61,11 +61,17 @@ import torch
 import torch.nn.functional as F
 
 from prefkit.align.online.apo import extrapolate_logprobs
+from prefkit.align.online.game_utils import file_pairs
 from prefkit.align.online.iterative_dpo import best_worst
 from prefkit.align.online.online_dpo import online_pairs
 from prefkit.align.online.params import param
-from prefkit.align.online.sampling import Rollout, rollout_token_logps, sample_rollout
-from prefkit.align.pairs import TokenPairs, _decoder_and_head, text_pairs, tokenize_pairs
+from prefkit.align.online.sampling import (
+    Rollout,
+    completion_logits,
+    rollout_token_logps,
+    sample_rollout,
+)
+from prefkit.align.pairs import TokenPairs
 from prefkit.core.atomic import atomic_path
 from prefkit.errors import DataError, ModelFileError
 
@@ -139,22 +145,8 @@ def completion_logprobs(model: Any, prompt_ids: torch.Tensor, prompt_mask: torch
     """log π(· | x, y_<t) over the vocabulary at every completion position, (B, T, V) (with
     gradients when enabled); positions follow the attention mask as in
     :func:`~prefkit.align.online.sampling.completion_logps`."""
-    device = next(model.parameters()).device
-    ids = torch.cat([prompt_ids, completion_ids], 1).to(device)
-    attention = torch.cat([prompt_mask, completion_mask], 1).to(device)
-    positions = (attention.cumsum(-1) - 1).clamp(min=0)
-    width = completion_ids.shape[1]
-    parts = _decoder_and_head(model)
-    if parts is not None:
-        decoder, head = parts
-        h = decoder(input_ids=ids, attention_mask=attention, position_ids=positions,
-                    use_cache=False)
-        h = h.last_hidden_state if hasattr(h, "last_hidden_state") else h[0]
-        logits = head(h[:, -width - 1:-1]).float()
-    else:
-        logits = model(input_ids=ids, attention_mask=attention, position_ids=positions,
-                       use_cache=False).logits[:, -width - 1:-1].float()
-    return logits.log_softmax(-1)
+    return completion_logits(model, prompt_ids, prompt_mask, completion_ids,
+                             completion_mask).log_softmax(-1)
 
 
 # ------------------------------------------------------------------ seed pairs
@@ -167,11 +159,7 @@ def seed_pairs(trainer: Any) -> TokenPairs:
     cfg, icfg = trainer.config, trainer.inner.config
     path = param(trainer, "seed")
     if path:
-        from prefkit.data import read
-
-        pairs = tokenize_pairs(trainer.tokenizer, text_pairs(read(str(path))),
-                               max_length=icfg.max_length,
-                               max_prompt_length=icfg.max_prompt_length)
+        pairs = file_pairs(trainer, path)
     else:
         rng = np.random.default_rng([cfg.seed, 41])
         size = min(param(trainer, "seed_prompts"), len(trainer.prompts))
