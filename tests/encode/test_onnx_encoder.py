@@ -44,7 +44,7 @@ def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def onnx_encoder(onnx_cache: Path) -> OnnxEncoder:
-    encoder = OnnxEncoder(cache_dir=onnx_cache, progress=False)
+    encoder = OnnxEncoder(cache_dir=onnx_cache, threads=2, progress=False)  # passes at once
     encoder.onnx_path  # noqa: B018 - exported once for the module
     return encoder
 

@@ -106,5 +106,7 @@ def test_jobs_score_and_encode_are_the_rm_commands(tmp_path: Path, model_dir: Pa
         assert done.exit_code == 0, done.output
     assert outs["jobs"].read_bytes() == outs["rm"].read_bytes()
     assert len(read_lines(outs["jobs"])) == 300
-    done = CliRunner().invoke(app, ["jobs", "encode", "--help"])
-    assert done.exit_code == 0 and "prefkit rm encode" in done.output
+    from prefkit.cli import jobs, rm
+
+    callbacks = {command.name: command.callback for command in jobs.jobs_app.registered_commands}
+    assert callbacks["encode"] is rm.encode_command and callbacks["score"] is rm.score_command
