@@ -44,12 +44,19 @@ class DataError(PrefkitError, ValueError):
 
     @property
     def message(self) -> str:
+        if self.field is None:
+            what = self.reason
+        elif self.field.startswith("-"):  # a command-line option: "--workers: must be ≥ 1"
+            what = f"{self.field}: {self.reason}"
+        else:
+            what = f"field '{self.field}': {self.reason}"
+        if self.source is None and self.line is None and self.row is None:
+            return what  # nothing to point at: no "<data>:" placeholder
         where = self.source or "<data>"
         if self.line is not None:
             where += f":{self.line}"
         elif self.row is not None:
             where += f": record {self.row}"
-        what = f"field '{self.field}': {self.reason}" if self.field else self.reason
         return f"{where}: {what}"
 
     def with_context(
