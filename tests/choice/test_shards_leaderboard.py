@@ -119,3 +119,17 @@ def test_engine_ray_without_ray_names_the_extra(shards: tuple[Path, Path]) -> No
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "pip install 'prefkit[ray]'" in lines[0], done.stderr
+
+
+def test_tables_a_directory_skips_are_named(shards: tuple[Path, Path], tmp_path: Path) -> None:
+    """A CSV among the battle files is not counted, and a warning names it (notes.txt is not a
+    table: no warning for it); the board is the one of the battle files alone."""
+    directory, _ = shards
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    for path in directory.iterdir():
+        (mixed / path.name).write_bytes(path.read_bytes())
+    (mixed / "extra.csv.gz").write_bytes(b"")
+    with pytest.warns(UserWarning, match=r"1 table file\(s\) .* skipped \(extra.csv.gz\)"):
+        board = _board([str(mixed)])
+    assert board == _board([str(directory)])

@@ -197,13 +197,18 @@ def expand_inputs(files: list[Path]) -> list[str]:
     for file in files:
         name = os.fspath(file)
         if os.path.isdir(name):
-            found = sorted(
-                entry.path for entry in os.scandir(name)
-                if entry.name.lower().endswith(suffixes) and entry.is_file()
-                and not entry.name.startswith(".")
-            )
+            entries = [entry for entry in os.scandir(name)
+                       if entry.is_file() and not entry.name.startswith(".")]
+            found = sorted(e.path for e in entries if e.name.lower().endswith(suffixes))
             if not found:
                 raise DataError("no Parquet or JSON-lines files in this directory", source=name)
+            skipped = [e.name for e in entries if _other_table(e.name)]
+            if skipped:
+                import warnings
+
+                warnings.warn(f"{name}: {len(skipped)} table file(s) that are not Parquet or JSON "
+                              f"lines skipped ({', '.join(sorted(skipped)[:3])}); name them as "
+                              "arguments to read them", stacklevel=2)
             paths.extend(found)
         elif not os.path.lexists(name) and glob.has_magic(name):
             found = sorted(glob.glob(name))
@@ -213,6 +218,18 @@ def expand_inputs(files: list[Path]) -> list[str]:
         else:
             paths.append(name)
     return _once(paths)
+
+
+#: tables the readers take when named, but a directory's battle counting skips
+_OTHER_TABLES = (".csv", ".tsv", ".json")
+
+
+def _other_table(name: str) -> bool:
+    """Whether ``name`` looks like a CSV/TSV/JSON table (compressed or not)."""
+    lower = name.lower()
+    for compressed in (".gz", ".bz2", ".xz", ".zst"):
+        lower = lower.removesuffix(compressed)
+    return lower.endswith(_OTHER_TABLES)
 
 
 def _once(paths: list[str]) -> list[str]:
