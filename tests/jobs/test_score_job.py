@@ -66,9 +66,14 @@ def test_killed_job_resumes_with_the_missing_shards_only(
     calls.clear()
     monkeypatch.setattr(score_module, "score_lines", lambda m, d, f=0: (calls.append(f),
                                                                         real(m, d, f))[1])
-    summary = run_score_job(model_dir, data, out, shard_rows=100)
+    progress: list[tuple[int, int]] = []
+    summary = run_score_job(model_dir, data, out, shard_rows=100,
+                            on_shard=lambda rows, left: progress.append((rows, left)))
     assert summary["resumed"] == 4 and calls == [400, 500, 600, 700, 800, 900]
     assert out.read_bytes() == clean.read_bytes()
+    # progress starts at the resumed records (one report), then one report per shard run
+    assert progress[0] == (400, 6) and sum(rows for rows, _ in progress) == 1000
+    assert [left for _, left in progress[1:]] == [5, 4, 3, 2, 1, 0]
 
 
 def test_a_changed_model_does_not_reuse_parts(tmp_path: Path, model_dir: Path) -> None:

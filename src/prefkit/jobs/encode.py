@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from prefkit.errors import DataError
-from prefkit.jobs.engines import ENGINES, check_gpu_share, run_shards, worker_device
+from prefkit.jobs.engines import ENGINES, check_gpu_share, run_shards, shards_to_run, worker_device
 from prefkit.jobs.parts import DEFAULT_SHARD_ROWS, PartsDirectory, plan_shards
 
 
@@ -109,7 +109,7 @@ def run_encode_job(
     shards = plan_shards(table, key, shard_rows or DEFAULT_SHARD_ROWS)
     parts = PartsDirectory(out, ".npy")
     done = parts.done(shards)
-    todo = [s for s in shards if s.index not in done]
+    todo = shards_to_run(shards, done, on_shard)
     if todo:
         device = "auto" if gpus > 0 else "cpu"
         run_shards(EncodeTask, (encoder, encoder_backend, device), table, todo, parts,

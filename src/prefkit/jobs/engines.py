@@ -79,6 +79,17 @@ def run_shards(
     raise DataError(f"unknown engine {engine!r} (expected one of {', '.join(ENGINES)})")
 
 
+def shards_to_run(shards: list[Any], done: Any,
+                  on_shard: Callable[[int, int], None] | None) -> list[Any]:
+    """The shards not in ``done``; the records of the done ones are reported to ``on_shard``
+    first (one call), so a resumed job's progress starts where the last run stopped."""
+    todo = [s for s in shards if s.index not in done]
+    resumed = sum(s.stop - s.start for s in shards if s.index in done)
+    if on_shard is not None and resumed:
+        on_shard(resumed, len(todo))
+    return todo
+
+
 def check_gpu_share(engine: str, gpus_per_worker: float) -> float:
     """``gpus_per_worker`` checked: finite, ≥ 0, whole above 1 (Ray's rule), 0 on ``local``."""
     share = float(gpus_per_worker)

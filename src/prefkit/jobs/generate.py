@@ -29,7 +29,7 @@ from typing import Any
 import pyarrow as pa
 
 from prefkit.errors import DataError
-from prefkit.jobs.engines import ENGINES, check_gpu_share, run_shards, worker_device
+from prefkit.jobs.engines import ENGINES, check_gpu_share, run_shards, shards_to_run, worker_device
 from prefkit.jobs.parts import PartsDirectory, plan_shards
 
 #: prompts per shard by default (generation is slow: small shards resume well)
@@ -207,7 +207,7 @@ def run_generate_job(
     shards = plan_shards(prompts, key, shard_rows)
     parts = PartsDirectory(out, ".jsonl")
     done = parts.done(shards)
-    todo = [s for s in shards if s.index not in done]
+    todo = shards_to_run(shards, done, on_shard)
     if todo:
         task_args = (os.fspath(model_path), n, max_new_tokens, float(temperature), seed, device)
         run_shards(GenerateTask, task_args, prompts, todo, parts, engine=engine,

@@ -28,7 +28,7 @@ from typing import Any
 import pyarrow as pa
 
 from prefkit.errors import DataError
-from prefkit.jobs.engines import ENGINES, check_gpu_share, run_shards
+from prefkit.jobs.engines import ENGINES, check_gpu_share, run_shards, shards_to_run
 from prefkit.jobs.parts import PartsDirectory, plan_shards
 
 #: the columns of a pairs table, as :class:`prefkit.judge.run.PairsToJudge` holds them
@@ -193,7 +193,7 @@ def run_judge_job(
     shards = plan_shards(table, key, shard_rows)
     parts = PartsDirectory(out, ".jsonl")
     done = parts.done(shards)
-    todo = [s for s in shards if s.index not in done]
+    todo = shards_to_run(shards, done, on_shard)
     if todo:
         task_args = (list(models), options, template, orders, cache_path, reask)
         run_shards(JudgeTask, task_args, table, todo, parts, engine=engine, workers=workers,

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from prefkit.jobs.engines import ENGINES, check_gpu_share, run_shards, worker_device
+from prefkit.jobs.engines import ENGINES, check_gpu_share, run_shards, shards_to_run, worker_device
 from prefkit.jobs.parts import DEFAULT_SHARD_ROWS, PartsDirectory, plan_shards
 
 
@@ -145,7 +145,7 @@ def run_score_job(
     shards = plan_shards(table, job_key(model_dir, encoder, encoder_backend), shard_rows)
     parts = PartsDirectory(out, ".jsonl")
     done = parts.done(shards)
-    todo = [s for s in shards if s.index not in done]
+    todo = shards_to_run(shards, done, on_shard)
     if todo:
         task_args = (os.fspath(Path(model_dir)), encoder, encoder_backend,
                      "auto" if gpus > 0 else "cpu")
