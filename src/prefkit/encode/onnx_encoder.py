@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -37,6 +38,8 @@ from prefkit.encode.fingerprint import directory_fingerprint
 from prefkit.encode.onnx_export import ONNX_EXTRA, OnnxSettings, ensure_export
 
 BACKENDS = ("torch", "onnx")
+#: held while a session is opened lazily (module-level: encoders stay picklable)
+_OPENING = threading.Lock()
 
 
 def _max_tokens(model_path: Path) -> int:
@@ -150,10 +153,11 @@ class OnnxEncoder:
     @property
     def float_session(self) -> Any:
         """The float32 graph's session (very short batches, :class:`OnnxSettings`)."""
-        if self._float_session is None:
-            from prefkit.encode.onnx_export import FLOAT_FILE
+        with _OPENING:  # worker threads open the float graph on first need
+            if self._float_session is None:
+                from prefkit.encode.onnx_export import FLOAT_FILE
 
-            self._float_session = self._open(self.onnx_path.parent / FLOAT_FILE)
+                self._float_session = self._open(self.onnx_path.parent / FLOAT_FILE)
         return self._float_session
 
     def _open(self, path: Path) -> Any:
